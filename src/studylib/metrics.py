@@ -113,10 +113,14 @@ def mpii_head_sizes(headboxes) -> np.ndarray:
 def mpii_table(result: PCKResult, groups: dict[str, tuple[int, ...]] = MPII_TABLE_GROUPS) -> dict:
     """The row of the ACNN paper's Table 1: Head, Sho., Elb., Wri., Hip, Kne., Ank., Total.
 
-    Each group pools its joints (count-weighted); "Total" pools every joint of the groups, which
-    leaves out pelvis and thorax exactly as the official MPII evaluation does.
+    As in the official MPII evaluation, a group is the plain mean of its joints' percentages
+    (left and right; "Head" is upper neck and head top, as in MPII's MATLAB table, while the
+    Python port of the hourglass/HRNet code reports the head top alone), and "Total" pools every
+    joint of the groups, count-weighted, which leaves out pelvis and thorax.
     """
-    row = {name: result.group_mean(joints) for name, joints in groups.items()}
+    row = {
+        name: float(np.nanmean(result.per_joint[list(joints)])) for name, joints in groups.items()
+    }
     row["Total"] = result.group_mean(sorted({j for joints in groups.values() for j in joints}))
     return row
 

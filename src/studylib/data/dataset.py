@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from studylib.data.keypoints import FACE68, MPII, KeypointSpec
+from studylib.data.keypoints import AFLW19, AFLW21, COFW29, FACE68, MPII, KeypointSpec
 from studylib.io import atomic_path
 
-SPECS: dict[str, KeypointSpec] = {spec.name: spec for spec in (MPII, FACE68)}
+SPECS: dict[str, KeypointSpec] = {
+    spec.name: spec for spec in (MPII, FACE68, COFW29, AFLW21, AFLW19)
+}
 
 
 def register_spec(spec: KeypointSpec) -> None:
@@ -78,7 +81,9 @@ class KeypointSet:
                 )
         for key, value in self.norms.items():
             if value.shape != (n,):
-                raise ValueError(f"{name}: norms[{key!r}] must have shape ({n},), got {value.shape}")
+                raise ValueError(
+                    f"{name}: norms[{key!r}] must have shape ({n},), got {value.shape}"
+                )
         if not np.isfinite(self.joints[self.valid]).all():
             raise ValueError(f"{name}: valid joints must have finite coordinates")
 
@@ -104,9 +109,8 @@ class KeypointSet:
             "info": np.array(json.dumps({**self.info, "spec": self.spec.name})),
         }
         arrays.update({f"norm_{key}": value for key, value in self.norms.items()})
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **arrays)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> KeypointSet:
@@ -132,3 +136,20 @@ class KeypointSet:
                 f"{path}: not a readable studylib dataset cache ({type(error).__name__}: {error}); "
                 "delete it to regenerate"
             ) from error
+
+
+def describe(sets: dict[str, KeypointSet]) -> pd.DataFrame:
+    """Statistics of named splits: size, keypoints inside the image, occlusion, normalisers."""
+    rows = {}
+    for name, data in sets.items():
+        row = {
+            "images": len(data),
+            "image size": "x".join(map(str, data.image_size)),
+            "keypoints": data.spec.num_keypoints,
+            "annotated (%)": round(100 * float(data.valid.mean()), 1),
+            "occluded (% of annotated)": round(100 * float(data.occluded[data.valid].mean()), 1),
+        }
+        for key, values in data.norms.items():
+            row[f"mean {key} size (px)"] = round(float(values.mean()), 1)
+        rows[name] = row
+    return pd.DataFrame.from_dict(rows, orient="index")
