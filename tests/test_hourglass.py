@@ -1,0 +1,142 @@
+"""Stacked hourglass and ACNN: shapes, parameter counts, Eq. 4, masks, phases."""
+
+import pytest
+import torch
+
+from studylib.config import Phase
+from studylib.models import StackedHourglass, count_parameters
+from studylib.models.hourglass import MaskHead
+from studylib.train import apply_phase, train_mode
+
+
+def small(attention=None, mask="soft", stacks=3):
+    torch.manual_seed(0)
+    return StackedHourglass(
+        num_stacks=stacks, features=16, num_joints=5, attention=attention, mask=mask
+    )
+
+
+def test_output_shapes():
+    out = small("acnn")(torch.rand(2, 3, 64, 64))
+    assert len(out.heatmaps) == len(out.masks) == len(out.predictions) == 3
+    assert out.heatmaps[0].shape == out.predictions[2].shape == (2, 5, 16, 16)
+    assert out.masks[0].shape == (2, 1, 16, 16)
+
+
+def test_newell_parameter_count():
+    # Newell et al.'s 4-stack, 256-feature network for 16 joints: about 12.86 M parameters.
+    assert count_parameters(StackedHourglass(4, 256, 16)) == 12_858_304
+
+
+def test_mask_heads_add_one_head_per_stage_but_the_last():
+    plain, acnn = StackedHourglass(4, 64, 16), StackedHourglass(4, 64, 16, attention="acnn")
+    heads = count_parameters(acnn.parameter_groups()["mask"])
+    assert len(acnn.mask_heads) == 3
+    assert count_parameters(acnn) - count_parameters(plain) == heads > 0
+
+
+def test_without_attention_predictions_are_the_heatmaps_and_masks_are_ones():
+    out = small(None)(torch.rand(2, 3, 64, 64))
+    for h, p, m in zip(out.heatmaps, out.predictions, out.masks):
+        assert torch.equal(h, p)
+        assert torch.equal(m, torch.ones_like(m))
+
+
+def test_eq4_composition_holds_numerically():
+    model = small("acnn")
+    for head in model.mask_heads:  # masks far from 0 and 1 so every term matters
+        torch.nn.init.normal_(head.layers[-1].weight, std=1.0)
+        torch.nn.init.zeros_(head.layers[-1].bias)
+    out = model(torch.rand(2, 3, 64, 64))
+    assert torch.equal(
+        out.predictions[0], out.heatmaps[0]
+    )  # P_1 = H_1: the initial mask M_0 is all ones
+    for i in range(1, 3):
+        expected = out.heatmaps[i] + out.predictions[i - 1] * (1 - out.masks[i - 1])
+        assert torch.allclose(out.predictions[i], expected, atol=1e-6)
+    assert 0.05 < out.masks[0].mean() < 0.95
+
+
+def test_masks_gate_the_features_passed_on():
+    model = small("acnn", stacks=2).eval()
+    images = torch.rand(2, 3, 64, 64)
+    open_gate = model(images).heatmaps[1]
+    assert not torch.allclose(open_gate[0], open_gate[1])
+    torch.nn.init.constant_(model.mask_heads[0].layers[-1].bias, -50.0)  # M_1 ~ 0
+    closed = model(images)
+    assert closed.masks[0].max() < 1e-6
+    # Stage 2 sees nothing of its input, so its heatmaps no longer depend on the image.
+    assert torch.allclose(closed.heatmaps[1][0], closed.heatmaps[1][1], atol=1e-5)
+
+
+def test_new_mask_heads_start_near_all_ones():
+    out = small("acnn")(torch.rand(2, 3, 64, 64))
+    assert out.masks[0].min() > 0.9
+
+
+def test_hard_masks_are_binary_and_pass_a_gradient():
+    head = MaskHead(8, hard=True)
+    torch.nn.init.normal_(head.layers[-1].weight)
+    torch.nn.init.zeros_(head.layers[-1].bias)
+    x = torch.randn(2, 8, 8, 8)
+    mask = head(x)
+    assert set(mask.unique().tolist()) <= {0.0, 1.0}
+    mask.sum().backward()
+    assert head.layers[-1].weight.grad.abs().sum() > 0
+
+
+def test_phase_a_keeps_masks_at_one_and_leaves_mask_heads_unchanged():
+    model = small("acnn")
+    trainable = apply_phase(model, Phase("A", 1, 1e-2, train="heatmap", masks=False))
+    masks_before = {k: v.clone() for k, v in model.mask_heads.state_dict().items()}
+    optimizer = torch.optim.RMSprop(trainable, lr=1e-2)
+    train_mode(model)
+    out = model(torch.rand(2, 3, 64, 64))
+    assert all(torch.equal(m, torch.ones_like(m)) for m in out.masks)
+    sum(p.square().mean() for p in out.predictions).backward()
+    optimizer.step()
+    assert all(p.grad is None for p in model.mask_heads.parameters())
+    for key, value in model.mask_heads.state_dict().items():
+        assert torch.equal(value, masks_before[key]), key
+
+
+def test_phase_b_leaves_heatmap_parameters_and_statistics_unchanged():
+    model = small("acnn")
+    trainable = apply_phase(model, Phase("B", 1, 1e-2, train="mask", masks=True))
+    assert {id(p) for p in trainable} == {id(p) for p in model.mask_heads.parameters()}
+    frozen_before = {
+        k: v.clone() for k, v in model.state_dict().items() if not k.startswith("mask_heads")
+    }
+    optimizer = torch.optim.RMSprop(trainable, lr=1e-2)
+    train_mode(model)
+    out = model(torch.rand(2, 3, 64, 64))
+    sum(p.square().mean() for p in out.predictions).backward()
+    optimizer.step()
+    assert all(p.grad is None for p in model.hourglasses.parameters())
+    assert set(optimizer.state) == set(trainable)
+    for key, value in model.state_dict().items():
+        if key in frozen_before:  # weights and BatchNorm running statistics alike
+            assert torch.equal(value, frozen_before[key]), key
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(model.mask_heads.parameters(), small("acnn").mask_heads.parameters())
+    )
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(attention="cbam"), "attention must be one of"),
+        (dict(mask="binary", attention="acnn"), "mask must be one of"),
+        (dict(features=30), "multiple of 4"),
+        (dict(num_stacks=0), "num_stacks must be a positive integer"),
+    ],
+)
+def test_bad_arguments_are_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        StackedHourglass(**{"num_stacks": 2, "features": 16, "num_joints": 4, **kwargs})
+
+
+def test_input_size_not_a_multiple_is_a_clear_error():
+    with pytest.raises(ValueError, match="multiples of 64"):
+        small()(torch.rand(1, 3, 96, 96))
