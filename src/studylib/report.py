@@ -1,0 +1,74 @@
+"""Tables for notebooks and the book, built from run records only.
+
+Every function here reads ``results/`` (through :mod:`studylib.results`) and returns a pandas
+DataFrame; nothing is typed in. Seeds are aggregated as mean ± Student-t 95% interval
+(:func:`studylib.stats.mean_ci`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from studylib import results
+from studylib.stats import mean_ci
+
+TABLE1_COLUMNS = ("Head", "Sho.", "Elb.", "Wri.", "Hip", "Kne.", "Ank.", "Total")
+
+
+def seed_summary(
+    frame: pd.DataFrame,
+    columns: Sequence[str],
+    by: str = "setting",
+    digits: int = 1,
+    order: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """One row per ``by`` value: "mean ± half-width" of each column over seeds, and n seeds."""
+    rows = {}
+    for key, group in frame.groupby(by, sort=False):
+        row = {col: mean_ci(group[col]).format(digits) for col in columns}
+        row["seeds"] = int(group["seed"].nunique()) if "seed" in group else len(group)
+        rows[key] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = by
+    if order is not None:
+        table = table.reindex([o for o in order if o in table.index])
+    return table
+
+
+def seed_intervals(frame: pd.DataFrame, column: str, by: str = "setting") -> pd.DataFrame:
+    """Numeric mean, low, high and n of ``column`` per ``by`` value (for plots and the ledger)."""
+    rows = []
+    for key, group in frame.groupby(by, sort=False):
+        interval = mean_ci(group[column])
+        rows.append(
+            {
+                by: key,
+                "mean": interval.estimate,
+                "low": interval.low,
+                "high": interval.high,
+                "n": interval.n,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pckh_table(runs: Iterable[str | Path], order: Sequence[str] | None = None) -> pd.DataFrame:
+    """PCKh@0.5 in the ACNN paper's Table 1 layout, mean ± 95% CI over seeds, per setting."""
+    runs = list(runs)
+    table = results.load_table(runs, "pckh_table")
+    if table.empty:
+        raise FileNotFoundError(f"none of the {len(runs)} runs given has a PCKh table")
+    return seed_summary(table, TABLE1_COLUMNS, order=order)
+
+
+def provenance_table(runs: Iterable[str | Path]) -> pd.DataFrame:
+    """Which profile, device and commit made each setting's numbers."""
+    metrics = results.load_metrics(runs)
+    keys = ["ablation", "dataset", "setting", "profile", "device_name", "git_commit"]
+    grouped = metrics.groupby(keys[:3], sort=False)
+    table = grouped[keys[3:]].agg(lambda s: ", ".join(sorted({str(v)[:10] for v in s})))
+    table["seeds"] = grouped["seed"].nunique()
+    return table.reset_index()

@@ -1,0 +1,310 @@
+"""The training loop, one for every model, phase schedule and device.
+
+:func:`fit` trains a model through a sequence of :class:`~studylib.config.Phase` s with RMSProp
+and a step learning-rate schedule, evaluates on the test set after every epoch, checkpoints
+after every epoch, and returns the history. What is specific to a task (the loss, augmentation,
+evaluation) comes from a :class:`Task`. On CUDA the step runs under bf16 autocast; on the CPU
+in float32. The same code runs both.
+
+Freezing (ACNN's phases) is real: a frozen parameter has ``requires_grad=False``, so it gets
+no gradient, and it is left out of the phase's optimizer, so it has no optimizer state. The
+BatchNorm layers of a frozen part are kept in eval mode, so their running statistics stay as
+they were trained; otherwise a phase that "freezes" the heatmap network would still shift its
+normalisation while the masks learn.
+
+A run is resumable: the checkpoint holds the model, the optimizer, the position in the schedule,
+the history and every random state, so a run killed at any moment and started again ends with
+the same numbers as one that was never interrupted (on the CPU, with deterministic settings).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from studylib.config import Phase
+from studylib.data.dataset import KeypointSet
+from studylib.io import atomic_path
+
+CHECKPOINT = "checkpoint.pt"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or infinite; the run stops and its last good checkpoint stays."""
+
+
+class Task(Protocol):
+    """What the loop needs to know about a task (pose heatmaps, face landmarks)."""
+
+    def loss(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> torch.Tensor:
+        """Augment the batch (uint8 images, joints, valid on the device) and return the loss."""
+
+    def evaluate(
+        self, model: nn.Module, data: KeypointSet, device: torch.device
+    ) -> tuple[dict, pd.DataFrame]:
+        """Scalar metrics (the first is the headline) and per-sample errors on ``data``."""
+
+
+@dataclass
+class FitResult:
+    history: pd.DataFrame
+    metrics: dict[str, Any]
+    per_sample: pd.DataFrame
+    wall_time_s: float
+    train_images: int
+    device: torch.device
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """ "auto" is CUDA when available, else the CPU; asking for CUDA without one is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device='cuda' was asked for but torch sees no CUDA device")
+    return device
+
+
+def configure_device(device: torch.device) -> None:
+    """Fast, reproducible defaults: cuDNN autotuning and TF32 on CUDA, deterministic CPU ops."""
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+
+
+def to_device(data: KeypointSet, device: torch.device) -> dict[str, torch.Tensor]:
+    """The arrays training slices, as tensors on ``device`` (images stay uint8, NHWC)."""
+    return {
+        "images": torch.from_numpy(data.images).to(device),
+        "joints": torch.from_numpy(data.joints.astype(np.float32)).to(device),
+        "valid": torch.from_numpy(data.valid).to(device),
+    }
+
+
+def batch_indices(
+    n: int, batch_size: int, generator: torch.Generator, rank: int = 0, world_size: int = 1
+) -> Iterator[torch.Tensor]:
+    """A shuffled epoch of full batches (the last partial batch is dropped, as BatchNorm wants).
+
+    With several processes each rank takes every ``world_size``-th batch of the same
+    permutation, so ranks see disjoint samples and the union is one epoch.
+    """
+    order = torch.randperm(n, generator=generator)
+    batches = [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
+    if not batches:
+        raise ValueError(f"batch_size {batch_size} is larger than the {n} training samples")
+    yield from batches[rank::world_size]
+
+
+def apply_phase(model: nn.Module, phase: Phase) -> list[nn.Parameter]:
+    """Freeze what the phase does not train; return the parameters it trains.
+
+    A model with ``parameter_groups()`` (e.g. ``{"heatmap": [...], "mask": [...]}``) can train
+    one group; ``phase.train == "all"`` trains every parameter. A model with ``masks_active``
+    follows ``phase.masks``.
+    """
+    groups = model.parameter_groups() if hasattr(model, "parameter_groups") else {}
+    if phase.train != "all" and phase.train not in groups:
+        raise ValueError(
+            f"phase {phase.name!r} trains {phase.train!r}, which the model lacks; "
+            f"it has {sorted(groups)}"
+        )
+    frozen = [m for name, mods in groups.items() if phase.train not in ("all", name) for m in mods]
+    for p in model.parameters():
+        p.requires_grad_(True)
+    for module in frozen:
+        for p in module.parameters():
+            p.requires_grad_(False)
+    model.frozen_modules = frozen
+    if hasattr(model, "masks_active"):
+        model.masks_active = phase.masks and getattr(model, "attention", None) is not None
+    return [p for p in model.parameters() if p.requires_grad]
+
+
+def train_mode(model: nn.Module) -> None:
+    """``model.train()``, except BatchNorm in frozen parts keeps using its running statistics."""
+    model.train()
+    for module in getattr(model, "frozen_modules", []):
+        for m in module.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                m.eval()
+
+
+def gradient_norms(model: nn.Module) -> dict[str, float]:
+    """L2 norm and per-parameter RMS of the gradients of each parameter group."""
+    groups = model.parameter_groups() if hasattr(model, "parameter_groups") else {"all": [model]}
+    norms = {}
+    for name, modules in groups.items():
+        grads = [p.grad for m in modules for p in m.parameters() if p.grad is not None]
+        if not grads:
+            continue
+        squared = sum(float(g.float().pow(2).sum()) for g in grads)
+        count = sum(g.numel() for g in grads)
+        norms[f"grad_norm_{name}"] = math.sqrt(squared)
+        norms[f"grad_rms_{name}"] = math.sqrt(squared / count)
+    return norms
+
+
+def fit(
+    model: nn.Module,
+    task: Task,
+    train_set: KeypointSet,
+    test_set: KeypointSet,
+    phases: tuple[Phase, ...],
+    *,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+    checkpoint_dir: str | Path | None = None,
+    config: dict[str, Any] | None = None,
+    amp: bool = True,
+    progress: bool | None = None,
+    rank: int = 0,
+    world_size: int = 1,
+) -> FitResult:
+    """Train through ``phases`` and evaluate; resume from ``checkpoint_dir`` when it holds a
+    checkpoint of the same ``config``.
+
+    Raises:
+        NonFiniteLossError: the loss was not finite (names the epoch and step).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if any(p.epochs < 1 for p in phases):
+        raise ValueError(f"every phase needs >= 1 epoch, got {[p.epochs for p in phases]}")
+    configure_device(device)
+    torch.manual_seed(seed)
+    model.to(device)
+    generator = torch.Generator().manual_seed(seed)
+    data = to_device(train_set, device)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    total_epochs = sum(p.epochs for p in phases)
+    phase_of_epoch = [(i, e) for i, p in enumerate(phases) for e in range(p.epochs)]
+
+    history: list[dict[str, Any]] = []
+    start_epoch, wall_before, optimizer, phase_index = 0, 0.0, None, -1
+    state = _load_checkpoint(checkpoint_dir, config, device)
+    if state is not None:
+        model.load_state_dict(state["model"])
+        history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_time_s"]
+        generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+
+    started = time.perf_counter()
+    bar = tqdm(
+        total=total_epochs,
+        initial=start_epoch,
+        desc="epochs",
+        disable=progress is False if progress is not None else None,
+        leave=False,
+    )
+    for epoch in range(start_epoch, total_epochs):
+        index, epoch_in_phase = phase_of_epoch[epoch]
+        phase = phases[index]
+        if index != phase_index:
+            trainable = apply_phase(model, phase)
+            optimizer = torch.optim.RMSprop(trainable, lr=phase.lr)
+            if state is not None and state["phase_index"] == index:
+                optimizer.load_state_dict(state["optimizer"])
+            phase_index = index
+        lr = phase.lr_at(epoch_in_phase)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+
+        train_mode(model)
+        losses, norms = [], []
+        for step, idx in enumerate(
+            batch_indices(len(train_set), batch_size, generator, rank, world_size)
+        ):
+            batch = {key: value[idx.to(value.device)] for key, value in data.items()}
+            with autocast:
+                loss = task.loss(model, batch, generator)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"loss is {float(loss)} at epoch {epoch + 1}, step {step + 1} "
+                    f"(phase {phase.name}, lr {lr:g}); the last good checkpoint is kept"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            norms.append(gradient_norms(model))
+            optimizer.step()
+            losses.append(loss.detach())
+
+        metrics, _ = task.evaluate(model, test_set, device)
+        row = {
+            "epoch": epoch + 1,
+            "phase": phase.name,
+            "lr": lr,
+            "train_loss": float(torch.stack(losses).mean()),
+        }
+        row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
+        row.update(pd.DataFrame(norms).mean().to_dict())
+        history.append(row)
+        if checkpoint_dir is not None and rank == 0:
+            _save_checkpoint(
+                checkpoint_dir,
+                {
+                    "config": config,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "phase_index": index,
+                    "epoch": epoch + 1,
+                    "history": history,
+                    "generator": generator.get_state(),
+                    "torch_rng": torch.get_rng_state(),
+                    "wall_time_s": wall_before + time.perf_counter() - started,
+                },
+            )
+        bar.update(1)
+        bar.set_postfix(loss=f"{row['train_loss']:.3g}", phase=phase.name)
+    bar.close()
+
+    metrics, per_sample = task.evaluate(model, test_set, device)
+    wall = wall_before + time.perf_counter() - started
+    steps_per_epoch = len(train_set) // batch_size
+    return FitResult(
+        history=pd.DataFrame(history),
+        metrics=metrics,
+        per_sample=per_sample,
+        wall_time_s=wall,
+        train_images=total_epochs * steps_per_epoch * batch_size,
+        device=device,
+    )
+
+
+def _save_checkpoint(folder: str | Path, state: dict[str, Any]) -> None:
+    with atomic_path(Path(folder) / CHECKPOINT) as tmp:
+        torch.save(state, tmp)
+
+
+def _load_checkpoint(
+    folder: str | Path | None, config: dict | None, device: torch.device
+) -> dict | None:
+    """The checkpoint in ``folder`` if it was written for ``config`` (else None: start afresh)."""
+    if folder is None or not (Path(folder) / CHECKPOINT).is_file():
+        return None
+    state = torch.load(Path(folder) / CHECKPOINT, map_location=device, weights_only=False)
+    return state if state.get("config") == config else None
+
+
+def load_model_weights(model: nn.Module, folder: str | Path) -> nn.Module:
+    """Load the weights of a run's last checkpoint into ``model`` (on any device)."""
+    path = Path(folder) / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no checkpoint (it is not committed; re-run the run)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict(state["model"])
+    return model
