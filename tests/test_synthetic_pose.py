@@ -157,8 +157,10 @@ def test_knees_bend_backward_and_elbows_forward_in_profile():
     body = synthetic_pose._sample_body(rng, 100.0)
     pose = synthetic_pose._sample_pose(rng, pose_range=0.0)
     pose.update(
-        arm_elevation=np.zeros(2), elbow=np.full(2, 90.0),
-        leg_elevation=np.zeros(2), knee=np.full(2, 90.0),
+        arm_elevation=np.zeros(2),
+        elbow=np.full(2, 90.0),
+        leg_elevation=np.zeros(2),
+        knee=np.full(2, 90.0),
     )
     for yaw, facing in ((90.0, 1.0), (-90.0, -1.0)):  # facing +x, then -x
         joints = synthetic_pose._pose_skeleton(body, pose, yaw, foreshortening=1.0).joints
@@ -211,9 +213,7 @@ def test_torso_norm_is_right_shoulder_to_left_hip(default_set):
     assert np.all(default_set.norms["torso"] > 0)
 
 
-@pytest.mark.parametrize(
-    "knob", [{"clutter": 1.0}, {"distractors": 4.0}, {"partial_bodies": 4.0}]
-)
+@pytest.mark.parametrize("knob", [{"clutter": 1.0}, {"distractors": 4.0}, {"partial_bodies": 4.0}])
 def test_clutter_and_other_people_make_the_background_busier(knob):
     plain = generate_pose(12, SIZE, 21, CLEAN).images
     busy = generate_pose(12, SIZE, 21, replace(CLEAN, **knob)).images

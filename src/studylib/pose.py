@@ -7,7 +7,6 @@ and writes the run record. A finished run with the same config is not trained ag
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,30 +103,39 @@ class PoseTask:
         return sum(nn.functional.mse_loss(p.float(), targets) for p in output.predictions)
 
     @torch.no_grad()
-    def predict_heatmaps(self, model: nn.Module, images: torch.Tensor) -> torch.Tensor:
-        """The last stage's prediction P_n, averaged with the flipped image's when flip_test."""
+    def predict_heatmaps(
+        self, model: nn.Module, images: torch.Tensor, flip_test: bool | None = None
+    ) -> torch.Tensor:
+        """The last stage's prediction P_n, averaged with the flipped image's when flip-testing."""
         x = images_to_input(images)
         heatmaps = model(x).predictions[-1].float()
-        if self.flip_test:
+        if self.flip_test if flip_test is None else flip_test:
             flipped = model(x.flip(-1)).predictions[-1].float()
             heatmaps = (heatmaps + flipped.flip(-1)[:, self.flip_permutation.to(x.device)]) / 2
         return heatmaps
 
     @torch.no_grad()
-    def predict(self, model: nn.Module, data: KeypointSet, device: torch.device) -> np.ndarray:
+    def predict(
+        self,
+        model: nn.Module,
+        data: KeypointSet,
+        device: torch.device,
+        flip_test: bool | None = None,
+    ) -> np.ndarray:
         """(N, K, 2) joints in image pixels, decoded from P_n (Eq. 5 with the quarter shift)."""
         model.eval()
         out = []
         for start in range(0, len(data), self.eval_batch_size):
             images = torch.from_numpy(data.images[start : start + self.eval_batch_size]).to(device)
-            points, _ = decode_heatmaps(self.predict_heatmaps(model, images))
+            points, _ = decode_heatmaps(self.predict_heatmaps(model, images, flip_test))
             out.append(heatmap_to_image(points, self.stride).cpu())
         return torch.cat(out).numpy()
 
     def evaluate(
-        self, model: nn.Module, data: KeypointSet, device: torch.device
+        self, model: nn.Module, data: KeypointSet, device: torch.device, final: bool = True
     ) -> tuple[dict, pd.DataFrame]:
-        pred = self.predict(model, data, device)
+        """PCKh and per-sample errors; the per-epoch check (``final=False``) skips flip-testing."""
+        pred = self.predict(model, data, device, flip_test=None if final else False)
         return pose_metrics(pred, data)
 
 
@@ -222,8 +230,3 @@ def run_pose(
     return results.write_record(
         folder, config_dict, metrics, outcome.history, outcome.per_sample, prov
     )
-
-
-def remove_run(folder: str | Path) -> None:
-    """Delete a run's record and checkpoint."""
-    shutil.rmtree(folder, ignore_errors=True)

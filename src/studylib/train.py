@@ -52,9 +52,10 @@ class Task(Protocol):
         """Augment the batch (uint8 images, joints, valid on the device) and return the loss."""
 
     def evaluate(
-        self, model: nn.Module, data: KeypointSet, device: torch.device
+        self, model: nn.Module, data: KeypointSet, device: torch.device, final: bool = True
     ) -> tuple[dict, pd.DataFrame]:
-        """Scalar metrics (the first is the headline) and per-sample errors on ``data``."""
+        """Scalar metrics and per-sample errors on ``data``; ``final=False`` is the cheaper
+        per-epoch check for the learning curves (e.g. without test-time flipping)."""
 
 
 @dataclass
@@ -243,7 +244,7 @@ def fit(
             optimizer.step()
             losses.append(loss.detach())
 
-        metrics, _ = task.evaluate(model, test_set, device)
+        metrics, _ = task.evaluate(model, test_set, device, final=False)
         row = {
             "epoch": epoch + 1,
             "phase": phase.name,

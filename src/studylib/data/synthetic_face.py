@@ -187,10 +187,22 @@ def _identity_modes() -> dict[str, np.ndarray]:
     """Linear shape modes (68, 3): the displacement at coefficient 1 (about one s.d.)."""
     t = FACE_TEMPLATE
     side = _side(t)
-    modes = {name: np.zeros_like(t) for name in (
-        "face_width", "jaw_shape", "face_length", "eye_distance", "eye_size", "nose_length",
-        "nose_width", "mouth_width", "lip_thickness", "brow_height", "eye_tilt",
-    )}
+    modes = {
+        name: np.zeros_like(t)
+        for name in (
+            "face_width",
+            "jaw_shape",
+            "face_length",
+            "eye_distance",
+            "eye_size",
+            "nose_length",
+            "nose_width",
+            "mouth_width",
+            "lip_thickness",
+            "brow_height",
+            "eye_tilt",
+        )
+    }
     modes["face_width"][_JAW, 0] = 0.07 * t[_JAW, 0]
     modes["face_width"][_BROWS, 0] = 0.03 * t[_BROWS, 0]
     jaw_weight = np.array([0, 0, 0, 0.4, 0.9, 1.0, 0.8, 0.4, 0, 0.4, 0.8, 1.0, 0.9, 0.4, 0, 0, 0])
@@ -221,9 +233,17 @@ def _expression_modes() -> dict[str, np.ndarray]:
     """Linear expression modes (68, 3): the displacement at full strength."""
     t = FACE_TEMPLATE
     side = _side(t)
-    modes = {name: np.zeros_like(t) for name in (
-        "jaw_open", "smile", "brow_raise", "brow_frown", "close_left_eye", "close_right_eye",
-    )}
+    modes = {
+        name: np.zeros_like(t)
+        for name in (
+            "jaw_open",
+            "smile",
+            "brow_raise",
+            "brow_frown",
+            "close_left_eye",
+            "close_right_eye",
+        )
+    }
     jaw_drop = np.array([0, 0, 0, 0.02, 0.07, 0.13, 0.2, 0.26, 0.28])
     modes["jaw_open"][_JAW, 1] = np.concatenate([jaw_drop, jaw_drop[-2::-1]])
     modes["jaw_open"][_JAW, 2] = -0.2 * modes["jaw_open"][_JAW, 1]
@@ -232,8 +252,16 @@ def _expression_modes() -> dict[str, np.ndarray]:
     modes["jaw_open"][[60, 64], 1] = 0.09
     modes["jaw_open"][[61, 62, 63], 1] = -0.01
     modes["jaw_open"][[55, 56, 57, 58, 59, 65, 66, 67], 2] = -0.04
-    smile = {48: (0.07, -0.07), 60: (0.06, -0.06), 49: (0.03, -0.025), 59: (0.03, -0.04),
-             58: (0.01, -0.015), 61: (0.02, -0.02), 67: (0.02, -0.02), 50: (0.01, -0.01)}
+    smile = {
+        48: (0.07, -0.07),
+        60: (0.06, -0.06),
+        49: (0.03, -0.025),
+        59: (0.03, -0.04),
+        58: (0.01, -0.015),
+        61: (0.02, -0.02),
+        67: (0.02, -0.02),
+        50: (0.01, -0.01),
+    }
     for left, (dx, dy) in smile.items():
         right = int(FACE68.flip_permutation()[left])
         modes["smile"][left, :2] = (-dx, dy)
@@ -531,8 +559,13 @@ def _spline(points: np.ndarray, samples: int = 5) -> np.ndarray:
     for i in range(len(points) - 1):
         p0, p1, p2, p3 = padded[i], padded[i + 1], padded[i + 2], padded[i + 3]
         pieces.append(
-            0.5 * (2 * p1 + (p2 - p0) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                   + (3 * p1 - p0 - 3 * p2 + p3) * t3)
+            0.5
+            * (
+                2 * p1
+                + (p2 - p0) * t
+                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
+                + (3 * p1 - p0 - 3 * p2 + p3) * t3
+            )
         )
     pieces.append(points[-1:])
     return np.concatenate(pieces)
@@ -634,8 +667,13 @@ class _Texture:
     ) -> _Texture:
         """``colour`` with a brightness variation of +-``contrast`` (fabric, skin, hair)."""
         colour = np.asarray(colour, dtype=np.float64)
-        return cls(kind=kind, first=colour * (1 - contrast), second=colour * (1 + contrast),
-                   cells=int(rng.integers(2, 6)), seed=int(rng.integers(2**31)))
+        return cls(
+            kind=kind,
+            first=colour * (1 - contrast),
+            second=colour * (1 + contrast),
+            cells=int(rng.integers(2, 6)),
+            seed=int(rng.integers(2**31)),
+        )
 
     def render(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """(y1 - y0, x1 - x0, 3) float32 colours of the box [x0, x1) x [y0, y1)."""
@@ -657,7 +695,7 @@ class _Texture:
                 weight = (np.sin(along * (2 * np.pi / self.period)) > 0).astype(np.float32)
             elif self.kind == "checks":
                 across = y * c - x * s
-                weight = ((np.floor(along / self.period) + np.floor(across / self.period)) % 2)
+                weight = (np.floor(along / self.period) + np.floor(across / self.period)) % 2
             else:
                 weight = (along - along.min()) / (np.ptp(along) + 1e-6)
         weight = weight.astype(np.float32)[..., None]
@@ -671,13 +709,31 @@ class _Texture:
 
 _SKIN_LIGHT = np.array([250.0, 218.0, 190.0])
 _SKIN_DARK = np.array([85.0, 52.0, 36.0])
-_HAIR_COLOURS = np.array([
-    (22, 18, 16), (45, 32, 24), (75, 50, 32), (115, 78, 45), (160, 120, 70),
-    (205, 170, 110), (140, 60, 30), (150, 150, 150), (215, 210, 200),
-], dtype=np.float64)
-_EYE_COLOURS = np.array([
-    (60, 35, 20), (90, 60, 30), (40, 25, 15), (70, 110, 150), (80, 120, 80), (110, 100, 60),
-], dtype=np.float64)
+_HAIR_COLOURS = np.array(
+    [
+        (22, 18, 16),
+        (45, 32, 24),
+        (75, 50, 32),
+        (115, 78, 45),
+        (160, 120, 70),
+        (205, 170, 110),
+        (140, 60, 30),
+        (150, 150, 150),
+        (215, 210, 200),
+    ],
+    dtype=np.float64,
+)
+_EYE_COLOURS = np.array(
+    [
+        (60, 35, 20),
+        (90, 60, 30),
+        (40, 25, 15),
+        (70, 110, 150),
+        (80, 120, 80),
+        (110, 100, 60),
+    ],
+    dtype=np.float64,
+)
 
 
 @dataclass(frozen=True)
@@ -714,11 +770,13 @@ def _sample_appearance(rng: np.random.Generator, config: FaceSynthConfig) -> _Ap
     clothes = rng.uniform(0, 255, size=3)
     azimuth = rng.uniform(0, 2 * np.pi)
     elevation = rng.uniform(0.35, 1.2)
-    light = np.array([
-        math.cos(azimuth) * math.cos(elevation),
-        math.sin(azimuth) * math.cos(elevation),
-        math.sin(elevation),
-    ])
+    light = np.array(
+        [
+            math.cos(azimuth) * math.cos(elevation),
+            math.sin(azimuth) * math.cos(elevation),
+            math.sin(elevation),
+        ]
+    )
     return _Appearance(
         skin=np.clip(skin, 0, 255),
         lips=np.clip(lips, 0, 255),
@@ -835,10 +893,18 @@ class _FaceRenderer:
         look, skin = self.look, self.look.skin
         if look.hair_style == "long":
             bottom = 1.5 + 1.0 * look.hair_length
-            outline = np.array([
-                (-0.95, -0.6), (-1.1, 0.5), (-1.15, bottom), (-0.5, bottom + 0.1),
-                (0.5, bottom + 0.1), (1.15, bottom), (1.1, 0.5), (0.95, -0.6),
-            ])
+            outline = np.array(
+                [
+                    (-0.95, -0.6),
+                    (-1.1, 0.5),
+                    (-1.15, bottom),
+                    (-0.5, bottom + 0.1),
+                    (0.5, bottom + 0.1),
+                    (1.15, bottom),
+                    (1.1, 0.5),
+                    (0.95, -0.6),
+                ]
+            )
             points = np.column_stack([outline, np.full(len(outline), -0.95)])
             mask, draw = self.canvas.new_mask()
             draw.polygon(_flat(self.head(points)), fill=255)
@@ -848,10 +914,21 @@ class _FaceRenderer:
         neck = np.concatenate([self.head(neck_top), self.body(neck_bottom)])
         self.canvas.paint_polygon(neck, skin * 0.78)
         collar_depth = 2.0 if self.rng.random() < 0.5 else 1.85
-        shoulders = np.array([
-            (-0.45, 1.72), (0.0, collar_depth), (0.45, 1.72), (1.5, 1.95), (2.4, 2.4),
-            (2.9, 3.5), (2.9, 6.0), (-2.9, 6.0), (-2.9, 3.5), (-2.4, 2.4), (-1.5, 1.95),
-        ])
+        shoulders = np.array(
+            [
+                (-0.45, 1.72),
+                (0.0, collar_depth),
+                (0.45, 1.72),
+                (1.5, 1.95),
+                (2.4, 2.4),
+                (2.9, 3.5),
+                (2.9, 6.0),
+                (-2.9, 6.0),
+                (-2.9, 3.5),
+                (-2.4, 2.4),
+                (-1.5, 1.95),
+            ]
+        )
         points = np.column_stack([shoulders, np.full(len(shoulders), -0.55)])
         outline = self.body(points)
         self.canvas.paint_polygon(outline, _Texture.shaded(self.rng, self.look.clothes, 0.12))
@@ -870,8 +947,11 @@ class _FaceRenderer:
             out = np.array([side * 0.5, 0.0, -0.85])
             out /= np.linalg.norm(out)
             t = np.linspace(0, 2 * np.pi, 16, endpoint=False)
-            points = (centre + np.outer(0.3 * np.cos(t), (0, 1, 0))
-                      + np.outer(0.15 * np.sin(t) + 0.05, out))
+            points = (
+                centre
+                + np.outer(0.3 * np.cos(t), (0, 1, 0))
+                + np.outer(0.15 * np.sin(t) + 0.05, out)
+            )
             self.canvas.paint_polygon(self.head(points), self.look.skin * 0.85)
             if near:
                 inner = centre + (points - centre) * 0.55 + out * 0.03
@@ -923,11 +1003,16 @@ class _FaceRenderer:
         shadow, draw = self.canvas.new_mask()
         for eye in (_LEFT_EYE, _RIGHT_EYE):
             centre = lm[eye].mean(axis=0) + (0, -0.02, -0.02)
-            socket = np.array([
-                centre + (dx * 0.19, dy * 0.1, 0)
-                for dx, dy in zip(np.cos(np.linspace(0, 2 * np.pi, 12)),
-                                  np.sin(np.linspace(0, 2 * np.pi, 12)), strict=True)
-            ])
+            socket = np.array(
+                [
+                    centre + (dx * 0.19, dy * 0.1, 0)
+                    for dx, dy in zip(
+                        np.cos(np.linspace(0, 2 * np.pi, 12)),
+                        np.sin(np.linspace(0, 2 * np.pi, 12)),
+                        strict=True,
+                    )
+                ]
+            )
             draw.polygon(_flat(self.head(socket)), fill=110)
         light_side = 1.0 if self.look.light[0] >= 0 else -1.0
         bridge = lm[[27, 28, 29, 30]] + (-light_side * 0.06, 0.0, -0.04)
@@ -939,10 +1024,15 @@ class _FaceRenderer:
         smile = max(0.0, self.face.expression["smile"])
         if smile > 0.2:
             for ala, corner in ((31, 48), (35, 54)):
-                fold = np.stack([lm[ala] + (np.sign(lm[ala, 0]) * 0.05, 0, 0),
-                                 lm[corner] + (np.sign(lm[corner, 0]) * 0.06, -0.02, 0)])
-                draw.line(_flat(self.head(fold)), fill=int(120 * smile),
-                          width=max(1, int(0.025 * unit)))
+                fold = np.stack(
+                    [
+                        lm[ala] + (np.sign(lm[ala, 0]) * 0.05, 0, 0),
+                        lm[corner] + (np.sign(lm[corner, 0]) * 0.06, -0.02, 0),
+                    ]
+                )
+                draw.line(
+                    _flat(self.head(fold)), fill=int(120 * smile), width=max(1, int(0.025 * unit))
+                )
         shadow = shadow.filter(ImageFilter.GaussianBlur(max(1.0, 0.035 * unit)))
         shadow = ImageChops.multiply(shadow, head_mask)
         self.canvas.paint(shadow, self.look.skin * 0.45, opacity=0.7)
@@ -977,9 +1067,15 @@ class _FaceRenderer:
             hairline_y += np.where(np.arange(len(x)) % 2 == 0, 0.0, -0.05)
         inner = np.abs(x) < 0.74 * width
         hairline_y[inner] = np.minimum(hairline_y[inner], brow_top)
-        z = _CRANIUM_CENTRE[2] + _CRANIUM_AXES[2] * np.sqrt(np.clip(
-            1 - (x / (_CRANIUM_AXES[0] * width)) ** 2
-            - ((hairline_y - _CRANIUM_CENTRE[1]) / _CRANIUM_AXES[1]) ** 2, 0.05, 1.0))
+        z = _CRANIUM_CENTRE[2] + _CRANIUM_AXES[2] * np.sqrt(
+            np.clip(
+                1
+                - (x / (_CRANIUM_AXES[0] * width)) ** 2
+                - ((hairline_y - _CRANIUM_CENTRE[1]) / _CRANIUM_AXES[1]) ** 2,
+                0.05,
+                1.0,
+            )
+        )
         hairline = np.column_stack([x, hairline_y, z])
         jaw = lm[_JAW] + np.column_stack([_side(lm[_JAW]) * 0.05, np.zeros(17), np.zeros(17)])
         face_region = np.concatenate([self.head(hairline), self.head(jaw[::-1])])
@@ -1014,9 +1110,7 @@ class _FaceRenderer:
             taper = 0.55 + 0.45 * (1 - np.abs(np.arange(5) - inner_end) / 4)
             upper = points + np.column_stack([np.zeros(5), -thickness * taper * 0.6, np.zeros(5)])
             lower = points + np.column_stack([np.zeros(5), thickness * taper * 0.4, np.zeros(5)])
-            outline = np.concatenate([
-                _spline(self.head(upper)), _spline(self.head(lower))[::-1]
-            ])
+            outline = np.concatenate([_spline(self.head(upper)), _spline(self.head(lower))[::-1]])
             self.canvas.paint_polygon(outline, self.look.brows, opacity=0.9)
 
     def eyes(self) -> None:
@@ -1033,12 +1127,17 @@ class _FaceRenderer:
             self.canvas.paint(opening, (235.0, 230.0, 222.0))
             width3d = np.linalg.norm(lm[eye[3]] - lm[eye[0]])
             centre3d = lm[eye].mean(axis=0) + (
-                self.look.gaze[0] * 0.2 * width3d, self.look.gaze[1] * 0.03, 0.0)
-            iris3d = centre3d + np.column_stack([
-                0.24 * width3d * np.cos(np.linspace(0, 2 * np.pi, 16, endpoint=False)),
-                0.24 * width3d * np.sin(np.linspace(0, 2 * np.pi, 16, endpoint=False)),
-                np.zeros(16),
-            ])
+                self.look.gaze[0] * 0.2 * width3d,
+                self.look.gaze[1] * 0.03,
+                0.0,
+            )
+            iris3d = centre3d + np.column_stack(
+                [
+                    0.24 * width3d * np.cos(np.linspace(0, 2 * np.pi, 16, endpoint=False)),
+                    0.24 * width3d * np.sin(np.linspace(0, 2 * np.pi, 16, endpoint=False)),
+                    np.zeros(16),
+                ]
+            )
             iris, draw = self.canvas.new_mask()
             draw.polygon(_flat(self.head(iris3d)), fill=255)
             pupil3d = centre3d + (iris3d - centre3d) * 0.45
@@ -1060,11 +1159,13 @@ class _FaceRenderer:
         lines, draw = self.canvas.new_mask()
         width = max(1, round(0.02 * unit))
         for ala in ((31, 32), (35, 34)):
-            curve = np.stack([
-                lm[ala[0]] + (0, -0.05, 0.0),
-                lm[ala[0]] + (np.sign(lm[ala[0], 0]) * 0.01, 0.0, 0.0),
-                lm[ala[1]] + (0, 0.01, 0.0),
-            ])
+            curve = np.stack(
+                [
+                    lm[ala[0]] + (0, -0.05, 0.0),
+                    lm[ala[0]] + (np.sign(lm[ala[0], 0]) * 0.01, 0.0, 0.0),
+                    lm[ala[1]] + (0, 0.01, 0.0),
+                ]
+            )
             draw.line(_flat(_spline(self.head(curve))), fill=150, width=width, joint="curve")
         # Under yaw the nose's far side becomes a silhouette against the cheek behind it.
         facing = (LANDMARK_NORMALS[[31, 35]] @ self.face.camera.rotation.T)[:, 2]
@@ -1078,8 +1179,9 @@ class _FaceRenderer:
         for left, right in ((31, 33), (33, 35)):
             centre = (lm[left] + lm[right]) / 2 + (0, -0.005, 0)
             t = np.linspace(0, 2 * np.pi, 12, endpoint=False)
-            nostril = centre + np.outer(0.042 * np.cos(t), (1, 0, 0)) + np.outer(
-                0.03 * np.sin(t), tilt)
+            nostril = (
+                centre + np.outer(0.042 * np.cos(t), (1, 0, 0)) + np.outer(0.03 * np.sin(t), tilt)
+            )
             self.canvas.paint_polygon(self.head(nostril), self.look.skin * 0.3, opacity=0.85)
 
     def mouth(self) -> None:
@@ -1097,10 +1199,12 @@ class _FaceRenderer:
         if gap > 0.015:
             cavity = np.concatenate([inner_upper, inner_lower[1:-1]])
             self.canvas.paint_polygon(cavity, (55.0, 20.0, 25.0))
-            teeth3d = np.concatenate([
-                lm[_INNER_UPPER_LIP][1:-1],
-                lm[_INNER_UPPER_LIP][-2:0:-1] + (0, min(0.05, 0.5 * gap), 0),
-            ])
+            teeth3d = np.concatenate(
+                [
+                    lm[_INNER_UPPER_LIP][1:-1],
+                    lm[_INNER_UPPER_LIP][-2:0:-1] + (0, min(0.05, 0.5 * gap), 0),
+                ]
+            )
             self.canvas.paint_polygon(self.head(teeth3d), (225.0, 220.0, 205.0), opacity=0.9)
         line, draw = self.canvas.new_mask()
         draw.line(_flat(inner_upper), fill=255, width=max(1, round(0.02 * unit)), joint="curve")
@@ -1140,8 +1244,11 @@ def _occluder_count(uniform: float, mean: float) -> int:
 
 
 def _draw_occluder(
-    rng: np.random.Generator, kinds: tuple[str, ...], renderer: _FaceRenderer,
-    landmarks_px: np.ndarray, size_fraction: float,
+    rng: np.random.Generator,
+    kinds: tuple[str, ...],
+    renderer: _FaceRenderer,
+    landmarks_px: np.ndarray,
+    size_fraction: float,
 ) -> tuple[Image.Image, np.ndarray | _Texture]:
     """Mask and colour (or texture) of one occluder, in drawing pixels."""
     canvas = renderer.canvas
@@ -1218,16 +1325,26 @@ def _bar(rng, draw, target, size: float, landmarks_px) -> np.ndarray | _Texture:
         bridge = np.stack([landmarks_px[39], landmarks_px[42]]) - down * 0.05 * interocular
         draw.line(_flat(bridge), fill=255, width=width)
         for outer, temple in ((36, 0), (45, 16)):
-            arm = np.stack([landmarks_px[outer] - down * 0.05 * interocular,
-                            landmarks_px[temple] - down * 0.05 * interocular])
+            arm = np.stack(
+                [
+                    landmarks_px[outer] - down * 0.05 * interocular,
+                    landmarks_px[temple] - down * 0.05 * interocular,
+                ]
+            )
             draw.line(_flat(arm), fill=255, width=width)
         return rng.uniform(0, 60, size=3)
     if style == 1:
         half_width = 0.75 * _box_size(landmarks_px)
         top = target - down * 0.5 * size
         bottom = target + down * 0.5 * size
-        band = np.array([top - across * half_width, top + across * half_width,
-                         bottom + across * half_width, bottom - across * half_width])
+        band = np.array(
+            [
+                top - across * half_width,
+                top + across * half_width,
+                bottom + across * half_width,
+                bottom - across * half_width,
+            ]
+        )
         draw.polygon(_flat(band), fill=255)
         return _Texture.random(rng, rng.uniform(0, 255, size=3), SUPERSAMPLING)
     direction = rng.uniform(0, np.pi)
@@ -1286,8 +1403,9 @@ def render_face(
     _check_sizes(1, image_size)
     # Independent streams per aspect; the k-th clutter shape and the k-th occluder have their
     # own child sequences, so a knob that adds shapes or occluders leaves the others unchanged.
-    sequences = dict(zip(_STREAMS, np.random.SeedSequence([seed, index]).spawn(len(_STREAMS)),
-                         strict=True))
+    sequences = dict(
+        zip(_STREAMS, np.random.SeedSequence([seed, index]).spawn(len(_STREAMS)), strict=True)
+    )
     geometry, appearance, background, occluders, sensor = (
         np.random.default_rng(sequences[name]) for name in _STREAMS
     )
@@ -1306,8 +1424,11 @@ def render_face(
     landmarks_px = renderer.px(landmarks)
     for occluder_seed in sequences["occluders"].spawn(count):
         mask, colour = _draw_occluder(
-            np.random.default_rng(occluder_seed), config.occluder_kinds, renderer,
-            landmarks_px, config.occluder_size,
+            np.random.default_rng(occluder_seed),
+            config.occluder_kinds,
+            renderer,
+            landmarks_px,
+            config.occluder_size,
         )
         renderer.canvas.paint(mask, colour)
         # A dark rim (edge shading, contact shadow) so that an occluder in the face's own skin
@@ -1326,9 +1447,15 @@ def render_face(
     clean = None
     if clean_pixels is not None:
         clean = _finish(clean_pixels, image_size, look.tint, blur_sigma, noise)
-    coverage_out = np.asarray(
-        Image.fromarray((coverage * 255).astype(np.uint8)).resize(
-            (image_size, image_size), Image.BOX), np.float32) / 255
+    coverage_out = (
+        np.asarray(
+            Image.fromarray((coverage * 255).astype(np.uint8)).resize(
+                (image_size, image_size), Image.BOX
+            ),
+            np.float32,
+        )
+        / 255
+    )
     return FaceRender(
         image=image,
         landmarks=landmarks,

@@ -1,0 +1,61 @@
+# studylib: the two commands of the README, and what they need.
+#
+#   make study   set up, run every experiment notebook at the quick profile, build the book
+#   make test    set up, unit tests, every notebook at the smoke profile (nbval), strict book build
+#
+# Both create their own virtual environment (.venv) on first use.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= quick
+# torch is installed first, on its own, so that a CPU-only machine gets the CPU build (no CUDA
+# packages): "+cpu" comes from a local wheel where one exists, else from PyTorch's CPU index.
+# On a CUDA machine: make study TORCH_SPEC=torch==2.13.0 (PyPI's Linux build includes CUDA).
+TORCH_SPEC ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch==2.13.0,torch==2.13.0+cpu)
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+RESUME ?=
+
+.PHONY: study test unit notebooks refresh-notebooks book clean-build lint
+.DEFAULT_GOAL := test
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "$(TORCH_SPEC)" || \
+	  $(PY) -m pip install --quiet "$(TORCH_SPEC)" --index-url $(TORCH_CPU_INDEX)
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+study: $(VENV)/.installed
+	$(PY) -m studylib.study --profile $(PROFILE) $(if $(RESUME),--resume)
+	$(MAKE) --no-print-directory book
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+test: $(VENV)/.installed
+	$(MAKE) --no-print-directory unit notebooks book BOOK_FLAGS="-W -n --keep-going"
+	$(PY) -m pytest -q tests/book_checks.py
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest
+
+notebooks: $(VENV)/.installed
+	rm -rf _build/smoke-results
+	$(PY) -m pytest --nbval-lax --nbval-cell-timeout=900 notebooks/
+
+# Store fresh smoke-profile outputs in notebooks/ (nbval compares the cells marked
+# NBVAL_CHECK_OUTPUT against them); run after changing a notebook or what it prints.
+refresh-notebooks: $(VENV)/.installed
+	rm -rf _build/smoke-results
+	for nb in notebooks/*.ipynb; do \
+	  $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace "$$nb" || exit 1; \
+	done
+
+book: $(VENV)/.installed
+	$(VENV)/bin/jupyter-book build . $(BOOK_FLAGS)
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests
+
+clean-build:
+	rm -rf _build

@@ -1,0 +1,35 @@
+"""Checks of the built book (run by `make test` after `jupyter-book build`, not by plain pytest).
+
+Each chapter's HTML must exist and contain its figures and tables, so a page that silently lost
+its output (a report cell that printed nothing, a figure that failed to render) fails the tests.
+"""
+
+import re
+from pathlib import Path
+
+import pytest
+
+HTML = Path(__file__).resolve().parents[1] / "_build" / "html"
+
+#: chapter page -> (minimum number of figures, minimum number of tables)
+CHAPTERS = {
+    "book/intro.html": (0, 0),
+    "book/pose_baseline.html": (2, 2),
+    "book/reproducibility.html": (0, 0),
+    "results/executed/quick/pose_baseline.html": (2, 3),
+}
+
+
+@pytest.mark.parametrize("page, expected", CHAPTERS.items())
+def test_chapter_has_its_figures_and_tables(page, expected):
+    path = HTML / page
+    assert path.is_file(), f"{path} was not built; run `make book` first"
+    html = path.read_text(encoding="utf-8")
+    images = re.findall(r'<img[^>]*src="([^"]*_images/[^"]+)"', html)
+    for src in images:
+        assert (path.parent / src).resolve().is_file(), f"{page}: missing image {src}"
+    figures, tables = len(images), html.count("<table")
+    min_figures, min_tables = expected
+    assert figures >= min_figures, f"{page}: {figures} figures, expected >= {min_figures}"
+    assert tables >= min_tables, f"{page}: {tables} tables, expected >= {min_tables}"
+    assert "Traceback" not in html, f"{page} shows a Python traceback"
