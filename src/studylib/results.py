@@ -88,7 +88,9 @@ def write_record(
     return folder
 
 
-def provenance(device: Any, wall_time_s: float, train_images: int, **extra: Any) -> dict[str, Any]:
+def provenance(
+    device: Any, wall_time_s: float, train_images: int | None = None, **extra: Any
+) -> dict[str, Any]:
     """Where and how a number was made: code version, machine, software, time, throughput."""
     import torch
 
@@ -105,7 +107,9 @@ def provenance(device: Any, wall_time_s: float, train_images: int, **extra: Any)
         "platform": platform.platform(),
         "cpu_threads": torch.get_num_threads(),
         "wall_time_s": round(wall_time_s, 3),
-        "train_images_per_s": round(train_images / wall_time_s, 2) if wall_time_s > 0 else None,
+        "train_images_per_s": (
+            round(train_images / wall_time_s, 2) if train_images and wall_time_s > 0 else None
+        ),
         **extra,
     }
 
