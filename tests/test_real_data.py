@@ -195,8 +195,8 @@ def test_lsp_mapping_onto_mpii_and_norms(tmp_path):
         return np.linalg.norm(raw.xy[:, a] - raw.xy[:, b], axis=-1)
 
     np.testing.assert_allclose(norms["torso"], length(9, 2))  # left shoulder, right hip
-    np.testing.assert_allclose(norms["head"], length(12, 13))  # neck, head top
-    np.testing.assert_allclose(norms["head_mpii"], 0.75 * norms["head"])
+    np.testing.assert_allclose(norms["head_segment"], length(12, 13))  # neck, head top
+    np.testing.assert_allclose(norms["head"], 0.75 * norms["head_segment"])
     raw.labelled[0, 9] = False  # left shoulder missing: the other diagonal
     norms = lsp_norms(raw)
     assert norms["torso"][0] == pytest.approx(np.linalg.norm(raw.xy[0, 8] - raw.xy[0, 3]))

@@ -20,7 +20,7 @@ from studylib.data.dataset import KeypointSet
 
 CACHE_ENV = "STUDYLIB_CACHE"
 #: Bump when a generator or loader changes what it produces, so old caches are not reused.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def cache_dir(override: str | Path | None = None) -> Path:

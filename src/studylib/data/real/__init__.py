@@ -8,7 +8,7 @@ says. Built sets are cached as ``.npz`` under ``cache_dir`` (default ``$STUDYLIB
 Entry points, all ``(split, image_size, root=None, cache_dir=None, **options)``:
 
 - :func:`load_lsp`: LSP + LSPET in the 16 MPII joints (train = LSPET + LSP 1-1000,
-  test = LSP 1001-2000), norms ``torso``, ``head``, ``head_mpii``.
+  test = LSP 1001-2000), norms ``torso``, ``head`` (PCKh head size), ``head_segment``.
 - :func:`load_300w`: 300-W 68 points (train = AFW + HELEN train, test = HELEN test), norm
   ``interocular``.
 - :func:`load_cofw`: COFW 29 points with occlusion labels from the Caltech ``.mat``.

@@ -26,11 +26,10 @@ Normalisers (``norms``, in crop pixels):
   ``refDist = norm(gt(:,10) - gt(:,3))`` in LSP's 1-based order), i.e. the distance from the
   **left shoulder to the right hip**. Where one of them is not annotated (LSPET only) the other
   diagonal (right shoulder to left hip) is used, else NaN.
-- ``"head"``: the head segment, upper neck to head top (head-normalised PCK on LSP); NaN where
-  either is not annotated.
-- ``"head_mpii"``: 0.75 x the head segment. In MPII's own validation ground truth the segment is
-  exactly 4/3 of MPII's head size (0.6 x head-box diagonal), so PCKh@0.5 with this normaliser
-  has MPII's meaning.
+- ``"head_segment"``: upper neck to head top; NaN where either is not annotated.
+- ``"head"``: the PCKh head size, 0.75 x the head segment. In MPII's own validation ground truth
+  the segment is exactly 4/3 of MPII's head size (0.6 x head-box diagonal), so PCKh@0.5 with this
+  normaliser has MPII's meaning (``norms["head"]`` is the PCKh head size in every studylib set).
 """
 
 from __future__ import annotations
@@ -172,7 +171,7 @@ def lsp_to_mpii(raw: RawJoints, derived_joints: bool = False) -> tuple[np.ndarra
 
 
 def lsp_norms(raw: RawJoints) -> dict[str, np.ndarray]:
-    """Per-image ``torso``, ``head`` and ``head_mpii`` lengths in source pixels (see module doc)."""
+    """Per-image ``torso``, ``head_segment`` and ``head`` lengths in source pixels (module doc)."""
 
     def length(a: str, b: str) -> np.ndarray:
         ia, ib = LSP_JOINTS.index(a), LSP_JOINTS.index(b)
@@ -182,8 +181,8 @@ def lsp_norms(raw: RawJoints) -> dict[str, np.ndarray]:
     torso = length(*TORSO_PAIRS[0])
     for pair in TORSO_PAIRS[1:]:
         torso = np.where(np.isnan(torso), length(*pair), torso)
-    head = length("neck", "head_top")
-    return {"torso": torso, "head": head, "head_mpii": MPII_HEAD_PER_SEGMENT * head}
+    segment = length("neck", "head_top")
+    return {"torso": torso, "head_segment": segment, "head": MPII_HEAD_PER_SEGMENT * segment}
 
 
 def _samples(raw: RawJoints, image_dir: Path, numbers, digits: int, derived: bool, margin: float):
@@ -277,8 +276,8 @@ def load_lsp(
             "norms": {
                 "torso": "left shoulder to right hip (LSP PCK evaluation, getDistPCK.m); "
                 "right shoulder to left hip where those are unannotated",
-                "head": "upper neck to head top",
-                "head_mpii": f"{MPII_HEAD_PER_SEGMENT} x head (MPII head-size equivalent)",
+                "head_segment": "upper neck to head top",
+                "head": f"{MPII_HEAD_PER_SEGMENT} x head_segment (MPII head-size equivalent)",
             },
             "crop": f"square around the annotated joints' box, margin {margin}",
             "flags": "LSP: 1 = occluded; LSPET: 1 = visible, (0, 0) = unannotated",
