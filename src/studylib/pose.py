@@ -50,13 +50,25 @@ def synthetic_pose_set(
 
 
 def load_pose_data(config: PoseConfig) -> tuple[KeypointSet, KeypointSet]:
-    """(train, test) sets for the config's dataset at its image size."""
+    """(train, test) sets for the config's dataset at its image size.
+
+    ``synthetic`` is generated (train and test from different seeds); ``lsp`` is the standard
+    split (train = LSPET + LSP 1-1000, test = LSP 1001-2000) found through ``STUDYLIB_DATA``,
+    of which ``num_train`` / ``num_test`` keep the first images of each split.
+    """
+    sizes = {"train": config.num_train, "test": config.num_test}
     if config.dataset == "synthetic":
         return tuple(
             synthetic_pose_set(split, n, config.image_size, config.data_seed, config.synth)
-            for split, n in (("train", config.num_train), ("test", config.num_test))
+            for split, n in sizes.items()
         )
-    raise ValueError(f"dataset {config.dataset!r} is not a pose dataset yet")
+    if config.dataset == "lsp":
+        from studylib.data.real import load_lsp
+
+        return tuple(load_lsp(split, config.image_size, limit=n) for split, n in sizes.items())
+    raise ValueError(
+        f"dataset {config.dataset!r} cannot train a pose model; use 'synthetic' or 'lsp'"
+    )
 
 
 def build_model(config: PoseConfig, num_joints: int) -> StackedHourglass:
