@@ -33,8 +33,11 @@ def test_tiny_benchmark_writes_records(tmp_path, capsys):
         assert record["images_per_s"] > 0 and record["flops_per_image"] > 0
         assert 0 < record["compute_share"] <= 1
         assert record["step_time_ms"] > 0 and record["peak_memory_mb"] > 0
+        assert record["inference_latency_ms"] > 0
         assert record["provenance"]["torch_version"]
     assert "img/s" in capsys.readouterr().out
+    table = bench.load_records(tmp_path)
+    assert len(table) == len(records) and (table["images/s"] > 0).all()
 
 
 def test_unknown_model_is_a_clear_error(tmp_path):

@@ -140,3 +140,11 @@ def test_bad_arguments_are_clear_errors(kwargs, message):
 def test_input_size_not_a_multiple_is_a_clear_error():
     with pytest.raises(ValueError, match="multiples of 64"):
         small()(torch.rand(1, 3, 96, 96))
+
+
+def test_module_parameter_counts_sum_to_the_total():
+    model = small("acnn")
+    parts = model.module_parameter_counts()
+    assert sum(parts.values()) == count_parameters(model)
+    assert parts["mask heads"] == count_parameters(model.mask_heads) > 0
+    assert small(None).module_parameter_counts()["mask heads"] == 0

@@ -1,4 +1,5 @@
-"""Training throughput benchmark: images/s, step time (data vs compute), FLOP/s, peak memory.
+"""Training throughput benchmark: images/s, step time (data vs compute), FLOP/s, peak memory,
+and inference latency (one image).
 
     python -m studylib.bench                      # this machine's device, the study's sizes
     python -m studylib.bench --device cpu --tiny  # seconds; what CI runs
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
@@ -31,7 +33,7 @@ from studylib import results
 from studylib.data.augment import AugmentConfig, augment
 from studylib.data.heatmaps import image_to_heatmap, render_heatmaps
 from studylib.data.keypoints import FACE68, MPII, KeypointSpec
-from studylib.io import write_json
+from studylib.io import read_json, write_json
 from studylib.models import LandmarkNet, StackedHourglass
 from studylib.train import configure_device, resolve_device
 
@@ -90,6 +92,34 @@ def build(case: BenchCase) -> tuple[nn.Module, KeypointSpec, Callable, Callable]
     else:
         raise ValueError(f"unknown benchmark model {case.model!r}; known: hourglass, landmark")
     return model, spec, make_targets, loss
+
+
+def forward_flops(model: nn.Module, image_size: int) -> int:
+    """FLOPs of one forward pass of one image (``torch.utils.flop_counter``; a multiply-add
+    counts as 2 FLOPs), in eval mode."""
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, image_size, image_size))
+    model.train(was_training)
+    return counter.get_total_flops()
+
+
+def inference_latency_ms(model: nn.Module, x: torch.Tensor, repeats: int) -> float:
+    """Median time of one forward pass of ``x`` in eval mode, in milliseconds."""
+    was_training = model.training
+    model.eval()
+    times = []
+    with torch.no_grad():
+        for i in range(repeats + 2):
+            _sync(x.device)
+            start = time.perf_counter()
+            model(x)
+            _sync(x.device)
+            if i >= 2:
+                times.append(time.perf_counter() - start)
+    model.train(was_training)
+    return 1000 * sorted(times)[len(times) // 2]
 
 
 def measure_peak_flops(device: torch.device, dtype: torch.dtype, size: int = 4096) -> float:
@@ -179,6 +209,7 @@ def run_case(
     queue = iter(batches)
     compute_time = timed(lambda: compute_step(*next(queue)))
     step_time = timed(lambda: compute_step(*data_step()))
+    latency = inference_latency_ms(model, x[:1].contiguous(), repeats=max(steps, 3))
     peak_memory = (
         torch.cuda.max_memory_allocated(device)
         if use_cuda
@@ -198,10 +229,56 @@ def run_case(
         "compute_time_ms": 1000 * compute_time,
         "compute_share": compute_time / (compute_time + data_time),
         "flops_per_image": flops_per_step / batch_size,
+        "inference_latency_ms": latency,
         "achieved_flops_per_s": flops_per_step / step_time,
         "peak_memory_mb": peak_memory / 2**20,
         "peak_memory_kind": "CUDA max allocated" if use_cuda else "process max RSS",
     }
+
+
+RECORD_COLUMNS = (
+    "device",
+    "kind",
+    "model",
+    "batch",
+    "precision",
+    "images/s",
+    "step (ms)",
+    "data (ms)",
+    "compute share",
+    "TFLOP/s",
+    "of peak",
+    "latency, 1 image (ms)",
+    "peak memory (MiB)",
+    "commit",
+)
+
+
+def load_records(folder: str | Path) -> pd.DataFrame:
+    """Every benchmark record under ``folder`` (``results/bench``), one row each."""
+    rows = []
+    for path in sorted(Path(folder).glob("*/*.json")):
+        record = read_json(path)
+        prov = record["provenance"]
+        rows.append(
+            {
+                "device": prov["device_name"],
+                "kind": torch.device(prov["device"]).type,
+                "model": record["case"]["name"],
+                "batch": record["batch_size"],
+                "precision": record["precision"],
+                "images/s": record["images_per_s"],
+                "step (ms)": record["step_time_ms"],
+                "data (ms)": record["data_time_ms"],
+                "compute share": record["compute_share"],
+                "TFLOP/s": record["achieved_flops_per_s"] / 1e12,
+                "of peak": record["fraction_of_peak"],
+                "latency, 1 image (ms)": record["inference_latency_ms"],
+                "peak memory (MiB)": record["peak_memory_mb"],
+                "commit": (prov.get("git_commit") or "")[:10],
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def device_slug(device: torch.device) -> str:

@@ -225,6 +225,17 @@ class StackedHourglass(nn.Module):
         ]
         return {"heatmap": heatmap, "mask": [self.mask_heads]}
 
+    def module_parameter_counts(self) -> dict[str, int]:
+        """Parameters per part of the network (they sum to the total)."""
+        parts = {
+            "stem": [self.stem],
+            "hourglasses": [self.hourglasses],
+            "features and heatmap heads": [self.features, self.heatmap_heads],
+            "merges": [self.merge_features, self.merge_heatmaps],
+            "mask heads": [self.mask_heads],
+        }
+        return {name: count_parameters(modules) for name, modules in parts.items()}
+
     def forward(self, images: torch.Tensor) -> HourglassOutput:
         multiple = self.min_input_multiple
         if images.shape[-1] % multiple or images.shape[-2] % multiple:
