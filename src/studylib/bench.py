@@ -278,7 +278,7 @@ def load_records(folder: str | Path) -> pd.DataFrame:
                 "commit": (prov.get("git_commit") or "")[:10],
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
 
 
 def device_slug(device: torch.device) -> str:
