@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path; on normal exit it replaces ``path`` atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _new_temporary(path)
     try:
         yield tmp
         with open(tmp, "rb+") as handle:
@@ -32,6 +30,21 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _new_temporary(path: Path) -> Path:
+    """Create an empty ``.tmp-<name>.<random>`` next to ``path``, with the permissions an ordinary
+    ``open(path, "w")`` would give (0o666 less the umask). ``tempfile.mkstemp`` would make it
+    0o600, and ``os.replace`` would pass that on: records and caches readable by their owner only.
+    """
+    for _ in range(100):
+        tmp = path.parent / f".tmp-{path.name}.{secrets.token_hex(4)}"
+        try:
+            os.close(os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name}")
 
 
 def write_text(path: str | Path, text: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
 from studylib.config import Phase
 from studylib.data.dataset import KeypointSet
@@ -40,7 +41,8 @@ CHECKPOINT = "checkpoint.pt"
 
 
 class NonFiniteLossError(FloatingPointError):
-    """The loss became NaN or infinite; the run stops and its last good checkpoint stays."""
+    """The loss or its gradient became NaN or infinite; the run stops at once and its last good
+    checkpoint (the end of the last finished epoch) stays."""
 
 
 class Task(Protocol):
@@ -233,14 +235,24 @@ def fit(
             batch = {key: value[idx.to(value.device)] for key, value in data.items()}
             with autocast:
                 loss = task.loss(model, batch, generator)
+            where = f"at epoch {epoch + 1}, step {step + 1} (phase {phase.name}, lr {lr:g})"
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
-                    f"loss is {float(loss)} at epoch {epoch + 1}, step {step + 1} "
-                    f"(phase {phase.name}, lr {lr:g}); the last good checkpoint is kept"
+                    f"loss is {float(loss.detach())} {where}; {_kept(checkpoint_dir, epoch)}"
                 )
-            optimizer.zero_grad(set_to_none=True)
+            # All of the model, not just the optimizer's parameters: a frozen part must not keep
+            # (and log) the gradient of an earlier phase.
+            model.zero_grad(set_to_none=True)
             loss.backward()
             norms.append(gradient_norms(model))
+            # A finite loss with a non-finite gradient would turn the weights into NaN at this
+            # step, and the checkpoint at the end of the epoch would hold them: stop here too.
+            bad = {k: v for k, v in norms[-1].items() if not math.isfinite(v)}
+            if bad:
+                raise NonFiniteLossError(
+                    f"gradient {', '.join(f'{k} = {v}' for k, v in bad.items())} {where} "
+                    f"(loss {float(loss.detach()):g}); {_kept(checkpoint_dir, epoch)}"
+                )
             optimizer.step()
             losses.append(loss.detach())
 
@@ -286,6 +298,15 @@ def fit(
     )
 
 
+def _kept(checkpoint_dir: str | Path | None, epochs_done: int) -> str:
+    """What a run stopped by a non-finite loss leaves to resume from (for the error message)."""
+    if checkpoint_dir is None:
+        return "no checkpoint is kept (checkpoint_dir=None)"
+    if epochs_done == 0:
+        return "no epoch had finished, so there is no checkpoint"
+    return f"the checkpoint of epoch {epochs_done} in {checkpoint_dir} is kept"
+
+
 def _save_checkpoint(folder: str | Path, state: dict[str, Any]) -> None:
     with atomic_path(Path(folder) / CHECKPOINT) as tmp:
         torch.save(state, tmp)
@@ -294,10 +315,27 @@ def _save_checkpoint(folder: str | Path, state: dict[str, Any]) -> None:
 def _load_checkpoint(
     folder: str | Path | None, config: dict | None, device: torch.device
 ) -> dict | None:
-    """The checkpoint in ``folder`` if it was written for ``config`` (else None: start afresh)."""
-    if folder is None or not (Path(folder) / CHECKPOINT).is_file():
+    """The checkpoint in ``folder`` if it was written for ``config`` (else None: start afresh).
+
+    A file that cannot be read as a checkpoint (damaged by something other than studylib's
+    atomic writes, e.g. a partial copy) is not resumed either: a warning names it and the run
+    starts afresh, overwriting it at the end of its first epoch.
+    """
+    path = None if folder is None else Path(folder) / CHECKPOINT
+    if path is None or not path.is_file():
         return None
-    state = torch.load(Path(folder) / CHECKPOINT, map_location=device, weights_only=False)
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+    except Exception as error:  # torch.load raises several types for a damaged or foreign file
+        warnings.warn(
+            f"{path}: not a readable checkpoint ({type(error).__name__}: {error}); "
+            "the run starts afresh",
+            stacklevel=3,
+        )
+        return None
+    if not isinstance(state, dict):
+        warnings.warn(f"{path}: not a studylib checkpoint; the run starts afresh", stacklevel=3)
+        return None
     return state if state.get("config") == config else None
 
 

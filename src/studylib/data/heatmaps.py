@@ -36,6 +36,12 @@ def render_heatmaps(
     """
     if sigma <= 0:
         raise ValueError(f"sigma must be > 0, got {sigma}")
+    if points.ndim != 3 or points.shape[-1] != 2:
+        raise ValueError(f"points must be (B, K, 2) keypoints, got {tuple(points.shape)}")
+    if valid.shape != points.shape[:2]:
+        raise ValueError(
+            f"valid must be (B, K) = {tuple(points.shape[:2])}, got {tuple(valid.shape)}"
+        )
     grid = torch.arange(size, device=points.device, dtype=torch.float32)
     dx = grid.view(1, 1, 1, size) - points[..., 0, None, None].float()
     dy = grid.view(1, 1, size, 1) - points[..., 1, None, None].float()
@@ -55,6 +61,8 @@ def decode_heatmaps(
     Returns:
         (points, scores): (B, K, 2) heatmap coordinates (x, y) and (B, K) peak values.
     """
+    if heatmaps.ndim != 4:
+        raise ValueError(f"heatmaps must be (B, K, H, W), got {tuple(heatmaps.shape)}")
     b, k, h, w = heatmaps.shape
     flat = heatmaps.reshape(b, k, h * w)
     scores, index = flat.max(dim=-1)

@@ -1,0 +1,19 @@
+"""Shared test set-up: tests never read or write the user's dataset cache or results."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory) -> str:
+    """One dataset cache for the session (synthetic sets are generated once), in a tmp folder."""
+    return str(tmp_path_factory.mktemp("studylib-cache"))
+
+
+@pytest.fixture(autouse=True)
+def isolated_studylib_dirs(monkeypatch, tmp_path_factory, shared_cache):
+    """Point ``STUDYLIB_CACHE`` at the session's tmp cache and ``STUDYLIB_RESULTS`` at a fresh
+    tmp folder, so no test touches ``~/.cache/studylib`` or the project's ``results/``."""
+    monkeypatch.setenv("STUDYLIB_CACHE", shared_cache)
+    monkeypatch.setenv("STUDYLIB_RESULTS", str(tmp_path_factory.mktemp("studylib-results")))
