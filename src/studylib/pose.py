@@ -7,6 +7,7 @@ and writes the run record. A finished run with the same config is not trained ag
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from studylib import results
+from studylib import distributed, report, results, stats
 from studylib.config import PoseConfig
 from studylib.data.augment import AugmentConfig, augment
 from studylib.data.cache import cached
@@ -27,9 +28,11 @@ from studylib.data.heatmaps import (
     image_to_heatmap,
     render_heatmaps,
 )
+from studylib.data.keypoints import MPII_TABLE_GROUPS
+from studylib.io import read_json
 from studylib.metrics import mpii_table, pck, pckh
-from studylib.models.hourglass import StackedHourglass, count_parameters
-from studylib.train import CHECKPOINT, fit, resolve_device
+from studylib.models.hourglass import HourglassOutput, StackedHourglass, count_parameters
+from studylib.train import CHECKPOINT, fit, load_model_weights, process_device
 
 #: Seed offsets of the splits of a synthetic dataset: train and test never share an image.
 SPLIT_SEEDS = {"train": 0, "test": 1}
@@ -205,7 +208,8 @@ def run_pose(
     if force and folder.exists():
         (folder / CHECKPOINT).unlink(missing_ok=True)
     train_set, test_set = load_pose_data(config)
-    device = resolve_device(config.device)
+    device = process_device(config.device)
+    torch.manual_seed(config.seed)  # the initial weights belong to the run's seed
     model = build_model(config, train_set.spec.num_keypoints)
     task = PoseTask(
         flip_permutation=torch.from_numpy(train_set.spec.flip_permutation()),
@@ -228,17 +232,216 @@ def run_pose(
         amp=config.amp,
         progress=progress,
     )
+    if not distributed.context().is_main:
+        return folder  # rank 0 writes the record
     metrics = {
         **outcome.metrics,
         "parameters": count_parameters(model),
         "mask_head_parameters": count_parameters(model.parameter_groups()["mask"]),
     }
+    if model.attention is not None and model.num_stacks > 1:
+        metrics["mask_statistics"] = mask_statistics(attention_masks(model, test_set.images))
     prov = results.provenance(
         outcome.device,
         outcome.wall_time_s,
         outcome.train_images,
+        processes=distributed.context().world_size,
         dataset_info={"train": train_set.info, "test": test_set.info},
     )
     return results.write_record(
         folder, config_dict, metrics, outcome.history, outcome.per_sample, prov
     )
+
+
+# ---- trained models: masks, heatmaps, mask statistics
+
+
+@torch.no_grad()
+def forward_images(
+    model: StackedHourglass, images: np.ndarray, batch_size: int = 64
+) -> HourglassOutput:
+    """The model's outputs (float, on the CPU) for uint8 (N, H, W, 3) images, in eval mode with
+    the masks on when the model has them; the model's mode is restored afterwards."""
+    device = next(model.parameters()).device
+    was_training, was_active = model.training, model.masks_active
+    model.eval()
+    model.masks_active = model.attention is not None
+    try:
+        parts = []
+        for start in range(0, len(images), batch_size):
+            batch = torch.from_numpy(np.ascontiguousarray(images[start : start + batch_size]))
+            out = model(images_to_input(batch.to(device)))
+            parts.append(
+                [
+                    [t.float().cpu() for t in maps]
+                    for maps in (out.heatmaps, out.masks, out.predictions)
+                ]
+            )
+    finally:
+        model.train(was_training)
+        model.masks_active = was_active
+    heatmaps, masks, predictions = (
+        [torch.cat([part[k][stage] for part in parts]) for stage in range(model.num_stacks)]
+        for k in range(3)
+    )
+    return HourglassOutput(heatmaps=heatmaps, masks=masks, predictions=predictions)
+
+
+def attention_masks(model: StackedHourglass, images: np.ndarray) -> np.ndarray:
+    """(N, stages - 1, h, w): the masks M_1 ... M_(n-1) the stages pass on (the last stage passes
+    nothing on), for uint8 (N, H, W, 3) images."""
+    if model.num_stacks < 2:
+        raise ValueError("a one-stage network passes no mask on")
+    masks = forward_images(model, images).masks[:-1]
+    return torch.cat(masks, dim=1).numpy()
+
+
+def predicted_heatmaps(model: StackedHourglass, images: np.ndarray) -> np.ndarray:
+    """(N, K, h, w): the last stage's prediction P_n (what Eq. 5 decodes), without flip-testing."""
+    return forward_images(model, images).predictions[-1].numpy()
+
+
+def mask_statistics(
+    masks: np.ndarray, threshold: float = 0.5, margin: float = 0.1
+) -> dict[str, dict[str, float]]:
+    """Per mask M_i of (N, stages - 1, h, w) masks: the mean value, the percentage of positions
+    below ``threshold`` (discarded), and the percentage within ``margin`` of 0 or 1 (how binary
+    a soft mask is; ACNN calls its masks binary)."""
+    out = {}
+    for stage in range(masks.shape[1]):
+        values = masks[:, stage]
+        near = (values <= margin) | (values >= 1 - margin)
+        out[f"M{stage + 1}"] = {
+            "mean": float(values.mean()),
+            "discarded_pct": float(100 * (values < threshold).mean()),
+            "near_binary_pct": float(100 * near.mean()),
+        }
+    return out
+
+
+def load_run_model(folder: str | Path) -> tuple[StackedHourglass, PoseConfig]:
+    """The trained model of a finished run (from its checkpoint) and the run's config.
+
+    Raises:
+        FileNotFoundError: the run has no checkpoint; checkpoints are not committed, so records
+            that came from git have none.
+    """
+    folder = Path(folder)
+    config = PoseConfig(**read_json(folder / "config.json"))
+    num_joints = len(read_json(folder / "metrics.json")["pckh_per_joint"])
+    model = load_model_weights(build_model(config, num_joints), folder)
+    model.masks_active = model.attention is not None
+    return model.eval(), config
+
+
+# ---- reading the ablation's records
+
+
+def per_sample_pckh(runs: Iterable[str | Path], threshold: float = 0.5) -> pd.DataFrame:
+    """Each run's per-test-sample share of every Table-1 column (Head ... Total).
+
+    The scores are scaled so that their mean over the test samples is exactly the column's PCKh:
+    a group is the plain mean of its joints' PCKh (MPII), so a sample scores the mean over the
+    group's joints of 100 * correct * N / scored(joint); "Total" pools its joints, so a sample
+    scores 100 * (its correct joints) * N / (all scored joints). Settings scored on the same test
+    images can then be compared sample by sample (:func:`paired_pckh`).
+    """
+    frame = results.load_csvs(runs, "per_sample.csv")
+    names = [c[len("err_") :] for c in frame.columns if c.startswith("err_")]
+    total_joints = sorted({j for joints in MPII_TABLE_GROUPS.values() for j in joints})
+    out = []
+    for (setting, seed), run in frame.groupby(["setting", "seed"], sort=False):
+        errors = run[[f"err_{name}" for name in names]].to_numpy(float)
+        scored = np.isfinite(errors)
+        norm = run["norm_head"].to_numpy(float)[:, None]
+        correct = scored & (np.nan_to_num(errors / norm, nan=np.inf) <= threshold)
+        counts, n = scored.sum(axis=0), len(run)
+        scores = {"setting": setting, "seed": seed, "sample": run["sample"].to_numpy()}
+        for column, joints in MPII_TABLE_GROUPS.items():
+            joints = [j for j in joints if counts[j] > 0]
+            scores[column] = (
+                (100.0 * n * correct[:, joints] / counts[joints]).mean(axis=1)
+                if joints
+                else np.full(n, np.nan)
+            )
+        pooled = counts[total_joints].sum()
+        scores["Total"] = 100.0 * n * correct[:, total_joints].sum(axis=1) / max(pooled, 1)
+        out.append(pd.DataFrame(scores))
+    return pd.concat(out, ignore_index=True)
+
+
+def paired_pckh(
+    runs: Iterable[str | Path],
+    against: str,
+    columns: Sequence[str] = report.TABLE1_COLUMNS,
+    order: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """PCKh differences (setting - ``against``) per Table-1 column with paired bootstrap intervals.
+
+    Each setting's per-sample scores (:func:`per_sample_pckh`) are averaged over its seeds and
+    compared with ``against``'s on the same test images (:func:`studylib.stats.paired_bootstrap`):
+    the interval covers the variation over test images of the seed-averaged models, not the
+    variation between training seeds (the seed intervals of :func:`studylib.report.pckh_table`).
+    One row per setting and column: difference, low, high, samples, seeds.
+    """
+    scores = per_sample_pckh(runs)
+    present = list(dict.fromkeys(scores["setting"]))
+    if against not in present:
+        raise ValueError(f"no runs of {against!r} among {present}")
+    settings = [s for s in (order or present) if s in present and s != against]
+
+    def matrix(setting: str, column: str) -> np.ndarray:
+        rows = scores[scores["setting"] == setting]
+        return rows.pivot(index="seed", columns="sample", values=column).to_numpy()
+
+    out = []
+    for setting in settings:
+        for column in columns:
+            interval = stats.paired_bootstrap(
+                matrix(setting, column), matrix(against, column), confidence
+            )
+            out.append(
+                {
+                    "setting": setting,
+                    "against": against,
+                    "column": column,
+                    "difference": interval.estimate,
+                    "low": interval.low,
+                    "high": interval.high,
+                    "samples": interval.n,
+                    "seeds": int(scores.loc[scores["setting"] == setting, "seed"].nunique()),
+                }
+            )
+    return pd.DataFrame(out)
+
+
+def paired_pckh_table(differences: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """The differences of :func:`paired_pckh` in the Table-1 layout, "+d [low, high]" per cell."""
+    cells = differences.assign(
+        cell=[
+            f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
+            for d, lo, hi in differences[["difference", "low", "high"]].to_numpy()
+        ]
+    )
+    table = cells.pivot(index="setting", columns="column", values="cell")
+    table = table.reindex(
+        index=list(dict.fromkeys(differences["setting"])),
+        columns=list(dict.fromkeys(differences["column"])),
+    )
+    against = differences["against"].iloc[0] if len(differences) else ""
+    table.index.name = f"setting - {against}"
+    table.columns.name = None
+    return table
+
+
+def describe_difference(row: pd.Series | dict, digits: int = 1) -> str:
+    """One sentence on a row of :func:`paired_pckh`, worded by where its interval lies."""
+    d, lo, hi = row["difference"], row["low"], row["high"]
+    span = f"{d:+.{digits}f} points, 95% interval {lo:+.{digits}f} to {hi:+.{digits}f}"
+    what = f"{row['setting']} vs {row['against']} ({row['column']})"
+    if lo > 0:
+        return f"{what}: higher, {span}."
+    if hi < 0:
+        return f"{what}: lower, {span}."
+    return f"{what}: no difference resolved ({span}, which includes 0)."

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
+from studylib import distributed
 from studylib.config import Phase
 from studylib.data.dataset import KeypointSet
 from studylib.io import atomic_path
@@ -80,6 +81,13 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def process_device(name: str = "auto") -> torch.device:
+    """The device of this process: :func:`resolve_device`, made specific to the GPU that
+    :func:`studylib.distributed.setup` gave this process when several share a machine."""
+    device = resolve_device(name)
+    return torch.device("cuda", torch.cuda.current_device()) if device.type == "cuda" else device
+
+
 def configure_device(device: torch.device) -> None:
     """Fast, reproducible defaults: cuDNN autotuning and TF32 on CUDA, deterministic CPU ops."""
     if device.type == "cuda":
@@ -102,14 +110,21 @@ def batch_indices(
 ) -> Iterator[torch.Tensor]:
     """A shuffled epoch of full batches (the last partial batch is dropped, as BatchNorm wants).
 
-    With several processes each rank takes every ``world_size``-th batch of the same
-    permutation, so ranks see disjoint samples and the union is one epoch.
+    With several processes, every process draws the same permutation and takes its share of
+    each global batch: the shares are disjoint, their union is the epoch, and every process
+    takes the same number of steps.
     """
+    if batch_size % world_size:
+        raise ValueError(
+            f"batch_size {batch_size} must be a multiple of the {world_size} processes"
+        )
     order = torch.randperm(n, generator=generator)
-    batches = [order[i : i + batch_size] for i in range(0, n - batch_size + 1, batch_size)]
-    if not batches:
+    share = batch_size // world_size
+    starts = range(0, n - batch_size + 1, batch_size)
+    if not starts:
         raise ValueError(f"batch_size {batch_size} is larger than the {n} training samples")
-    yield from batches[rank::world_size]
+    for start in starts:
+        yield order[start + rank * share : start + (rank + 1) * share]
 
 
 def apply_phase(model: nn.Module, phase: Phase) -> list[nn.Parameter]:
@@ -175,11 +190,14 @@ def fit(
     config: dict[str, Any] | None = None,
     amp: bool = True,
     progress: bool | None = None,
-    rank: int = 0,
-    world_size: int = 1,
 ) -> FitResult:
     """Train through ``phases`` and evaluate; resume from ``checkpoint_dir`` when it holds a
     checkpoint of the same ``config``.
+
+    Under ``torchrun`` (:mod:`studylib.distributed`) the model trains as DistributedDataParallel
+    on the global ``batch_size``; only rank 0 evaluates and checkpoints, and the other ranks
+    return empty metrics. ``task.loss`` then receives the DDP wrapper: it should call it, and
+    reach the model's own methods through :func:`studylib.distributed.unwrap`.
 
     Raises:
         NonFiniteLossError: the loss was not finite (names the epoch and step).
@@ -189,6 +207,7 @@ def fit(
     if any(p.epochs < 1 for p in phases):
         raise ValueError(f"every phase needs >= 1 epoch, got {[p.epochs for p in phases]}")
     configure_device(device)
+    ctx = distributed.context()
     torch.manual_seed(seed)
     model.to(device)
     generator = torch.Generator().manual_seed(seed)
@@ -219,6 +238,7 @@ def fit(
         phase = phases[index]
         if index != phase_index:
             trainable = apply_phase(model, phase)
+            step_model = distributed.wrap(model, device)  # per phase: what trains has changed
             optimizer = torch.optim.RMSprop(trainable, lr=phase.lr)
             if state is not None and state["phase_index"] == index:
                 optimizer.load_state_dict(state["optimizer"])
@@ -230,13 +250,13 @@ def fit(
         train_mode(model)
         losses, norms = [], []
         for step, idx in enumerate(
-            batch_indices(len(train_set), batch_size, generator, rank, world_size)
+            batch_indices(len(train_set), batch_size, generator, ctx.rank, ctx.world_size)
         ):
             batch = {key: value[idx.to(value.device)] for key, value in data.items()}
             with autocast:
-                loss = task.loss(model, batch, generator)
+                loss = task.loss(step_model, batch, _step_generator(generator, ctx.rank))
             where = f"at epoch {epoch + 1}, step {step + 1} (phase {phase.name}, lr {lr:g})"
-            if not torch.isfinite(loss):
+            if not distributed.all_finite(loss):
                 raise NonFiniteLossError(
                     f"loss is {float(loss.detach())} {where}; {_kept(checkpoint_dir, epoch)}"
                 )
@@ -256,17 +276,17 @@ def fit(
             optimizer.step()
             losses.append(loss.detach())
 
-        metrics, _ = task.evaluate(model, test_set, device, final=False)
+        metrics = task.evaluate(model, test_set, device, final=False)[0] if ctx.is_main else {}
         row = {
             "epoch": epoch + 1,
             "phase": phase.name,
             "lr": lr,
-            "train_loss": float(torch.stack(losses).mean()),
+            "train_loss": distributed.mean(torch.stack(losses).mean()),
         }
         row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         row.update(pd.DataFrame(norms).mean().to_dict())
         history.append(row)
-        if checkpoint_dir is not None and rank == 0:
+        if checkpoint_dir is not None and ctx.is_main:
             _save_checkpoint(
                 checkpoint_dir,
                 {
@@ -285,7 +305,10 @@ def fit(
         bar.set_postfix(loss=f"{row['train_loss']:.3g}", phase=phase.name)
     bar.close()
 
-    metrics, per_sample = task.evaluate(model, test_set, device)
+    if ctx.is_main:
+        metrics, per_sample = task.evaluate(model, test_set, device)
+    else:
+        metrics, per_sample = {}, pd.DataFrame()
     wall = wall_before + time.perf_counter() - started
     steps_per_epoch = len(train_set) // batch_size
     return FitResult(
@@ -296,6 +319,17 @@ def fit(
         train_images=total_epochs * steps_per_epoch * batch_size,
         device=device,
     )
+
+
+def _step_generator(shared: torch.Generator, rank: int) -> torch.Generator:
+    """The generator of one step's augmentation on one process.
+
+    Drawn from the shared generator (which every process advances alike, and which the
+    checkpoint saves), offset by the rank: processes augment their samples differently, and a
+    resumed run draws exactly what an uninterrupted one would.
+    """
+    base = int(torch.randint(0, 2**62, (1,), generator=shared))
+    return torch.Generator().manual_seed(base + rank)
 
 
 def _kept(checkpoint_dir: str | Path | None, epochs_done: int) -> str:

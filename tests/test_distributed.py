@@ -1,0 +1,75 @@
+"""Several processes, one run: torchrun with the gloo backend on the CPU."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from studylib import pose, results
+from studylib.config import PoseConfig
+from studylib.io import read_json
+from studylib.train import batch_indices, load_model_weights
+
+
+def test_processes_take_disjoint_equal_shares_of_each_batch():
+    shares = [
+        list(batch_indices(50, 8, torch.Generator().manual_seed(3), rank, 2)) for rank in (0, 1)
+    ]
+    assert len(shares[0]) == len(shares[1]) == 6  # 6 global batches of 8, 2 left over
+    seen = torch.cat([torch.cat(s) for s in shares])
+    assert len(set(seen.tolist())) == 48  # disjoint, and together one epoch
+    whole = list(batch_indices(50, 8, torch.Generator().manual_seed(3)))
+    for step, batch in enumerate(whole):  # each global batch is split, not reshuffled
+        assert torch.equal(torch.cat([shares[0][step], shares[1][step]]), batch)
+    with pytest.raises(ValueError, match="multiple of the 2 processes"):
+        next(batch_indices(50, 7, torch.Generator(), 0, 2))
+
+
+@pytest.mark.slow
+def test_torchrun_trains_one_model_and_writes_one_record(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "studylib.run",
+        "pose",
+        "--profile",
+        "smoke",
+        "--set",
+        "epochs=2",
+        "--results-dir",
+        str(tmp_path),
+        "--ablation",
+        "ddp",
+        "--setting",
+        "two",
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("record:") == 1  # printed by rank 0 only
+
+    runs = results.find_runs(tmp_path)
+    assert len(runs) == 1
+    folder = runs[0]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [*results.RECORD_FILES, "checkpoint.pt"]
+    )
+    assert read_json(folder / "provenance.json")["processes"] == 2
+    history = results.load_csvs(runs, "history.csv")
+    assert len(history) == 2 and np.isfinite(history["train_loss"]).all()
+
+    # The checkpoint loads on one device and reproduces the recorded metrics there.
+    config = PoseConfig(**read_json(folder / "config.json"))
+    train_set, test_set = pose.load_pose_data(config)
+    model = load_model_weights(pose.build_model(config, train_set.spec.num_keypoints), folder)
+    task = pose.PoseTask(flip_permutation=torch.from_numpy(test_set.spec.flip_permutation()))
+    metrics, _ = task.evaluate(model, test_set, torch.device("cpu"))
+    assert metrics["pckh"] == pytest.approx(read_json(folder / "metrics.json")["pckh"])
