@@ -15,8 +15,10 @@ HTML = Path(__file__).resolve().parents[1] / "_build" / "html"
 CHAPTERS = {
     "book/intro.html": (0, 0),
     "book/pose_baseline.html": (2, 2),
+    "book/freezing_phases.html": (2, 8),
     "book/reproducibility.html": (0, 0),
     "results/executed/quick/pose_baseline.html": (2, 3),
+    "results/executed/quick/freezing_phases.html": (4, 8),
 }
 
 

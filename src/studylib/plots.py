@@ -113,3 +113,161 @@ def plot_intervals(
     if reference is not None:
         ax.axvline(reference, color="grey", ls=":", lw=0.8)
     return ax
+
+
+# ---- ACNN figures
+
+
+def _upsample(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Nearest-neighbour upsampling of a (h, w) map to ``shape`` (an integer multiple of it)."""
+    fy, fx = shape[0] // values.shape[0], shape[1] // values.shape[1]
+    return np.repeat(np.repeat(values, fy, axis=0), fx, axis=1)
+
+
+def plot_attention_masks(
+    images: np.ndarray,
+    masks: np.ndarray,
+    threshold: float = 0.5,
+    dim: float = 0.15,
+    size: float = 2.0,
+) -> plt.Figure:
+    """ACNN's Fig. 6: each row an input image, then the mask M_i each stage passes on.
+
+    Each mask is drawn over the image as what it does to the features: the image is scaled by
+    ``dim + (1 - dim) * M_i``, so the discarded regions (mask near 0) are dark. The white contour
+    is the ``threshold`` level; the corner gives the mask's mean and its share below the threshold.
+
+    Args:
+        images: (N, H, W, 3) uint8 images.
+        masks: (N, stages - 1, h, w) mask values in [0, 1], as from
+            :func:`studylib.pose.attention_masks`; H and W are multiples of h and w.
+    """
+    images, masks = np.asarray(images), np.asarray(masks)
+    rows, stages = masks.shape[:2]
+    fig, axes = plt.subplots(
+        rows, stages + 1, figsize=(size * (stages + 1), size * rows), squeeze=False
+    )
+    for row in range(rows):
+        image = images[row].astype(float) / 255.0
+        axes[row, 0].imshow(image, interpolation="nearest")
+        for stage in range(stages):
+            ax = axes[row, stage + 1]
+            mask = _upsample(masks[row, stage], image.shape[:2])
+            ax.imshow(image * (dim + (1.0 - dim) * mask)[..., None], interpolation="nearest")
+            if mask.min() < threshold < mask.max():
+                ax.contour(mask, levels=[threshold], colors="white", linewidths=0.7)
+            ax.text(
+                0.03,
+                0.03,
+                f"mean {mask.mean():.2f}, {100 * (mask < threshold).mean():.0f}% < {threshold:g}",
+                transform=ax.transAxes,
+                fontsize=7,
+                color="white",
+                bbox=dict(facecolor="black", alpha=0.5, pad=1, lw=0),
+            )
+    titles = ["input"] + [f"M{i + 1} (after stage {i + 1})" for i in range(stages)]
+    for ax, title in zip(axes[0], titles):
+        ax.set_title(title, fontsize=9)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def plot_joint_heatmaps(
+    image: np.ndarray, heatmaps: np.ndarray, names: Sequence[str], cols: int = 6, size: float = 1.7
+) -> plt.Figure:
+    """ACNN's Fig. 1 (bottom): one image, then each joint's predicted heatmap drawn over it.
+
+    Args:
+        image: (H, W, 3) uint8 image.
+        heatmaps: (K, h, w) predictions for the image (as from
+            :func:`studylib.pose.predicted_heatmaps`) on a grid whose cells tile the image
+            (heatmap pixel u covers image pixels [u * H / h, (u + 1) * H / h)); the cross marks
+            each map's maximum. All maps share one colour scale (0 to the largest value).
+        names: the K joint names.
+    """
+    heatmaps = np.asarray(heatmaps)
+    top = max(float(heatmaps.max()), 1e-6)
+    height, width = image.shape[:2]
+    extent = (-0.5, width - 0.5, height - 0.5, -0.5)
+    panels = len(heatmaps) + 1
+    rows = int(np.ceil(panels / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size), squeeze=False)
+    axes.flat[0].imshow(image, interpolation="nearest")
+    axes.flat[0].set_title("input", fontsize=8)
+    grey = image.astype(float).mean(axis=-1)
+    for ax, heatmap, name in zip(axes.flat[1:], heatmaps, names):
+        ax.imshow(grey, cmap="gray", extent=extent, interpolation="nearest")
+        ax.imshow(
+            np.clip(heatmap, 0, None),
+            cmap="magma",
+            alpha=0.7,
+            extent=extent,
+            interpolation="nearest",
+            vmin=0,
+            vmax=top,
+        )
+        y, x = np.unravel_index(np.argmax(heatmap), heatmap.shape)
+        scale_y, scale_x = height / heatmap.shape[0], width / heatmap.shape[1]
+        ax.plot((x + 0.5) * scale_x - 0.5, (y + 0.5) * scale_y - 0.5, "c+", ms=6, mew=1.2)
+        ax.set_title(name.replace("_", " "), fontsize=8)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_norms(
+    history: pd.DataFrame,
+    hue: str = "setting",
+    groups: Sequence[str] = ("heatmap", "mask"),
+) -> plt.Figure:
+    """Per-epoch gradient L2 norm (left) and RMS per parameter (right) of each parameter group,
+    mean over seeds, log scale: solid lines for the heatmap network, dashed for the mask heads.
+
+    ``history`` holds ``grad_norm_<group>`` and ``grad_rms_<group>`` columns (blank where a
+    group is frozen: the line stops there), e.g. from :func:`studylib.pose.gradient_history`.
+    Dotted lines mark phase changes, as in :func:`plot_learning_curves`.
+    """
+    styles = dict(zip(groups, ("-", "--", ":", "-.")))
+    keys = list(dict.fromkeys(history[hue]))
+    colours = dict(zip(keys, sns.color_palette(n_colors=len(keys))))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, stat, label in zip(
+        axes, ("norm", "rms"), ("gradient L2 norm", "gradient RMS per parameter")
+    ):
+        for key in keys:
+            runs = history[history[hue] == key]
+            for group in groups:
+                column = f"grad_{stat}_{group}"
+                if column not in runs or runs[column].isna().all():
+                    continue
+                mean = runs.groupby("epoch")[column].mean()
+                ax.plot(
+                    mean.index,
+                    mean.to_numpy(),
+                    ls=styles[group],
+                    marker="o",
+                    ms=3,
+                    color=colours[key],
+                    label=f"{key} ({group})",
+                )
+        _draw_phase_changes(ax, history, hue)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def _draw_phase_changes(ax: plt.Axes, history: pd.DataFrame, hue: str) -> None:
+    """Dotted vertical lines between epochs where a run's phase changes (first seed of each)."""
+    first = history[history["seed"] == history["seed"].min()]
+    changes = set()
+    for _, runs in first.groupby(hue):
+        runs = runs.sort_values("epoch")
+        changes |= set(runs["epoch"][runs["phase"].ne(runs["phase"].shift()) & (runs["epoch"] > 1)])
+    for epoch in sorted(changes):
+        ax.axvline(epoch - 0.5, color="grey", ls=":", lw=0.8)

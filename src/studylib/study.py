@@ -24,7 +24,7 @@ from studylib.config import PROFILES
 from studylib.results import project_root
 
 #: The experiment notebooks, in the order the study runs them.
-NOTEBOOKS = ("pose_baseline",)
+NOTEBOOKS = ("pose_baseline", "freezing_phases")
 
 
 def run_notebook(

@@ -1,0 +1,385 @@
+"""The freezing-phases ablation of ACNN: its settings, and the analyses of its records.
+
+ACNN (Sec. 3.3) trains in phases because, it says, the gradients of the mask task are much
+larger than those of the heatmap task: A) the heatmap network with the masks held at ones,
+B) the mask heads with the heatmap network frozen, C) both. The ablation compares schedules at
+equal total epochs. The functions below define its settings (one table, shared by the notebook
+and the book) and read its records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studylib import report, results, stats
+from studylib.config import PoseConfig
+from studylib.io import read_json
+from studylib.models.hourglass import StackedHourglass, count_parameters
+from studylib.pose import (
+    describe_difference,
+)
+
+ABLATION = "freezing"
+#: The paper's schedule and the network without attention: every setting is compared with both.
+REFERENCES = ("acnn-A-B-C", "no-attention")
+#: The fewest epochs that give every phase of every schedule one epoch (A-B-C has three phases).
+MIN_EPOCHS = 3
+
+#: ACNN's Table 1 (PCKh@0.5 on MPII) for the two networks this study re-implements, as the ACNN
+#: paper reports them (the hourglass row is its citation of Newell et al.).
+ACNN_TABLE1_REPORTED = {
+    "Newell et al. (hourglass)": (98.2, 96.3, 91.2, 87.1, 90.1, 87.4, 83.6, 90.9),
+    "Sun et al. (ACNN)": (98.5, 96.4, 92.5, 88.5, 91.6, 88.9, 85.9, 92.0),
+}
+
+
+def setting_overrides() -> dict[str, dict[str, Any]]:
+    """The freezing-phases ablation: setting name -> :class:`PoseConfig` overrides, in table order.
+
+    Every setting trains for the same total epochs; a phased schedule splits them over its phases
+    in the paper's 200:200:100 proportions (:func:`studylib.config.schedule_phases`).
+    """
+    return {
+        "no-attention": dict(attention=None, mask="soft", schedule="joint"),
+        "acnn-joint": dict(attention="acnn", mask="soft", schedule="joint"),
+        "acnn-A-B": dict(attention="acnn", mask="soft", schedule="A-B"),
+        "acnn-A-B-C": dict(attention="acnn", mask="soft", schedule="A-B-C"),
+        "acnn-A-C": dict(attention="acnn", mask="soft", schedule="A-C"),
+        "acnn-A-B-C-hard": dict(attention="acnn", mask="hard", schedule="A-B-C"),
+    }
+
+
+def base_config(profile: str, **overrides: Any) -> PoseConfig:
+    """The profile's pose config for the ablation, with at least :data:`MIN_EPOCHS`
+    epochs unless ``epochs`` is given (an explicit value too small for a schedule is an error)."""
+    config = PoseConfig.from_profile(profile, **overrides)
+    if overrides.get("epochs") is None and config.epochs < MIN_EPOCHS:
+        config = config.replace(epochs=MIN_EPOCHS)
+    return config
+
+
+def configs(base: PoseConfig, settings: Sequence[str] | None = None) -> dict[str, PoseConfig]:
+    """``base`` with each setting's overrides; all settings when ``settings`` is None."""
+    table = setting_overrides()
+    chosen = list(table) if settings is None else list(settings)
+    unknown = [name for name in chosen if name not in table]
+    if not chosen or unknown:
+        raise ValueError(
+            f"settings must be a non-empty list of {list(table)}; unknown: {unknown or settings!r}"
+        )
+    return {name: base.replace(**table[name]) for name in chosen}
+
+
+def schedule_table(configs: dict[str, PoseConfig]) -> pd.DataFrame:
+    """One row per setting: model, mask type, and each phase's epochs, trained part and rate.
+
+    A phase's cell reads "3 ep, heatmap, lr 0.002, /10 after 2": three epochs training the heatmap
+    network, the rate divided by 10 after the phase's second epoch.
+    """
+    rows = {}
+    for name, config in configs.items():
+        phases = config.phases()
+        row = {
+            "model": "ACNN" if config.attention else "hourglass",
+            "masks": config.mask if config.attention else "-",
+        }
+        for phase in phases:
+            drops = [str(d) for d in phase.lr_drops if d < phase.epochs]
+            row[phase.name] = f"{phase.epochs} ep, {phase.train}, lr {phase.lr:g}" + (
+                f", /10 after {' and '.join(drops)}" if drops else ""
+            )
+        row["total epochs"] = sum(phase.epochs for phase in phases)
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index").fillna("-")
+    phase_columns = [c for c in ("joint", "A", "B", "C") if c in table]
+    table = table[["model", "masks", *phase_columns, "total epochs"]]
+    table.index.name = "setting"
+    return table
+
+
+def mask_head_parameters(config: PoseConfig, num_joints: int = 16) -> pd.DataFrame:
+    """Parameters of the hourglass, of ACNN (hourglass + mask heads) and of the mask heads alone,
+    at the config's size and at the paper's (4 stacks, 256 features)."""
+    sizes = {
+        f"this profile ({config.num_stacks} stacks, {config.features} features)": (
+            config.num_stacks,
+            config.features,
+        ),
+        "ACNN paper (4 stacks, 256 features)": (4, 256),
+    }
+    rows = {}
+    for label, (stacks, features) in sizes.items():
+        plain = StackedHourglass(stacks, features, num_joints)
+        acnn = StackedHourglass(stacks, features, num_joints, attention="acnn")
+        heads = count_parameters(acnn.parameter_groups()["mask"])
+        rows[label] = {
+            "hourglass": count_parameters(plain),
+            "ACNN": count_parameters(acnn),
+            "mask heads": heads,
+            "mask heads (% of ACNN)": round(100 * heads / count_parameters(acnn), 2),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+GRADIENT_GROUPS = ("heatmap", "mask")
+
+
+def gradient_history(runs: Iterable[str | Path]) -> pd.DataFrame:
+    """Per-epoch gradient norms of each run (``history.csv``), each group's columns left blank
+    in the phases where the group is frozen (it receives no gradient there), and the ratios
+    mask / heatmap of the L2 norm (``grad_ratio_norm``) and of the RMS per parameter
+    (``grad_ratio_rms``; the two groups differ in size)."""
+    frames = []
+    for folder in map(Path, runs):
+        history = results.load_csvs([folder], "history.csv")
+        phases = PoseConfig(**read_json(folder / "config.json")).phases()
+        trained = history["phase"].map({p.name: p.train for p in phases})
+        for group in GRADIENT_GROUPS:
+            frozen = ~trained.isin(["all", group])
+            for stat in ("norm", "rms"):
+                column = f"grad_{stat}_{group}"
+                history[column] = np.where(frozen, np.nan, history.get(column, np.nan))
+        for stat in ("norm", "rms"):
+            history[f"grad_ratio_{stat}"] = (
+                history[f"grad_{stat}_mask"] / history[f"grad_{stat}_heatmap"]
+            )
+        frames.append(history)
+    return pd.concat(frames, ignore_index=True)
+
+
+def gradient_summary(
+    runs: Iterable[str | Path], order: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Per setting and phase: each gradient quantity's mean over the phase's epochs, then mean,
+    low, high (Student-t 95%) and n over seeds. Long form: setting, phase, quantity, mean, ...
+
+    The ratios (``grad_ratio_*``) are averaged on the log scale, over epochs and over seeds: their
+    ``mean`` is a geometric mean and the interval is back-transformed, since a ratio varies by
+    factors (an interval on the plain scale could reach below zero).
+    """
+    history = gradient_history(runs)
+    quantities = [c for c in history if c.startswith(("grad_norm_", "grad_rms_", "grad_ratio_"))]
+    ratios = [q for q in quantities if q.startswith("grad_ratio_")]
+    history[ratios] = np.log(history[ratios])
+    per_run = history.groupby(["setting", "phase", "seed"], sort=False)[quantities].mean()
+    rows = []
+    for (setting, phase), group in per_run.groupby(level=["setting", "phase"], sort=False):
+        for quantity in quantities:
+            interval = stats.mean_ci(group[quantity])
+            if not interval.n:
+                continue
+            values = (interval.estimate, interval.low, interval.high)
+            mean, low, high = np.exp(values) if quantity in ratios else values
+            rows.append(
+                {
+                    "setting": setting,
+                    "phase": phase,
+                    "quantity": quantity,
+                    "mean": float(mean),
+                    "low": float(low),
+                    "high": float(high),
+                    "n": interval.n,
+                }
+            )
+    summary = pd.DataFrame(rows)
+    if order is not None:
+        rank = {name: i for i, name in enumerate(order)}
+        summary = summary[summary["setting"].isin(rank)]
+        summary = summary.sort_values("setting", key=lambda s: s.map(rank), kind="stable")
+    return summary.reset_index(drop=True)
+
+
+GRADIENT_LABELS = {
+    "grad_norm_heatmap": "heatmap L2",
+    "grad_norm_mask": "mask L2",
+    "grad_rms_heatmap": "heatmap RMS",
+    "grad_rms_mask": "mask RMS",
+    "grad_ratio_norm": "mask / heatmap (L2)",
+    "grad_ratio_rms": "mask / heatmap (RMS)",
+}
+
+
+def gradient_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`gradient_summary` as a table: one row per setting and phase, 3 significant digits;
+    norms as "mean ± half-width", ratios as "geometric mean [low, high]" (their interval is not
+    symmetric); "-" where a group is frozen or absent."""
+    cells = summary.assign(
+        cell=[
+            _format_interval(m, lo, hi, symmetric=not q.startswith("grad_ratio_"))
+            for q, m, lo, hi in summary[["quantity", "mean", "low", "high"]].to_numpy()
+        ],
+        label=summary["quantity"].map(GRADIENT_LABELS),
+    )
+    table = cells.pivot_table(
+        index=["setting", "phase"], columns="label", values="cell", aggfunc="first", sort=False
+    )
+    columns = [label for label in GRADIENT_LABELS.values() if label in table]
+    table = table.reindex(columns=columns).fillna("-")
+    table.columns.name = None
+    return table
+
+
+def _format_interval(mean: float, low: float, high: float, symmetric: bool = True) -> str:
+    if not np.isfinite(high - low):
+        return f"{mean:.3g}"
+    if symmetric:
+        return f"{mean:.3g} ± {(high - low) / 2:.2g}"
+    return f"{mean:.3g} [{low:.3g}, {high:.3g}]"
+
+
+def describe_gradient_ratios(summary: pd.DataFrame) -> str:
+    """Sentences on the mask / heatmap gradient ratios where both groups train from the same loss
+    (phase C and joint training), worded by where each interval lies relative to 1."""
+    both = summary[summary["quantity"].isin(["grad_ratio_norm", "grad_ratio_rms"])]
+    if both.empty:
+        return "No phase trained both groups, so no gradient ratio was measured."
+    sentences = []
+    for row in both.itertuples():
+        kind = "L2 norm" if row.quantity == "grad_ratio_norm" else "RMS per parameter"
+        what = f"{row.setting}, phase {row.phase}, {kind}: mask / heatmap {row.mean:.3g}"
+        if not np.isfinite(row.high - row.low):
+            sentences.append(f"{what} (one seed, so no interval).")
+            continue
+        if row.low > 1:
+            verdict = "larger for the mask heads"
+        elif row.high < 1:
+            verdict = "smaller for the mask heads"
+        else:
+            verdict = "not resolved from 1"
+        span = f"geometric mean, 95% interval {row.low:.3g} to {row.high:.3g} over {row.n} seeds"
+        sentences.append(f"{what} ({span}): {verdict}.")
+    return "\n".join(f"- {s}" for s in sentences)
+
+
+#: The mask statistics of a run record: key -> (column label, decimals shown).
+MASK_STATISTICS = {
+    "mean": ("mean mask value", 2),
+    "discarded_pct": ("below 0.5 (%)", 1),
+    "near_binary_pct": ("within 0.1 of 0 or 1 (%)", 1),
+}
+
+
+def mask_statistics_frame(runs: Iterable[str | Path]) -> pd.DataFrame:
+    """The masks' statistics on the test set (``metrics.json``'s ``mask_statistics``), one row per
+    run and mask M_i: setting, seed, mask, mean, discarded_pct, near_binary_pct. Runs without
+    masks are left out."""
+    rows = []
+    for folder in map(Path, runs):
+        by_mask = read_json(folder / "metrics.json").get("mask_statistics", {})
+        keys = results.run_keys(folder)
+        rows += [
+            {"setting": keys["setting"], "seed": keys["seed"], "mask": mask, **values}
+            for mask, values in by_mask.items()
+        ]
+    return pd.DataFrame(rows, columns=["setting", "seed", "mask", *MASK_STATISTICS])
+
+
+def mask_statistics_table(
+    runs: Iterable[str | Path], order: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """:func:`mask_statistics_frame` per setting and mask, mean ± 95% interval over seeds."""
+    frame = mask_statistics_frame(runs)
+    table = {}
+    for (setting, mask), group in frame.groupby(["setting", "mask"], sort=False):
+        table[(setting, mask)] = {
+            label: stats.mean_ci(group[key]).format(digits)
+            for key, (label, digits) in MASK_STATISTICS.items()
+        }
+        table[(setting, mask)]["seeds"] = group["seed"].nunique()
+    out = pd.DataFrame.from_dict(table, orient="index")
+    if out.empty:
+        return pd.DataFrame(columns=[label for label, _ in MASK_STATISTICS.values()] + ["seeds"])
+    out.index.names = ["setting", "mask"]
+    if order is not None:
+        out = out.reindex([k for name in order for k in out.index if k[0] == name])
+    return out
+
+
+def describe_masks(frame: pd.DataFrame) -> str:
+    """Sentences on :func:`mask_statistics_frame`: how binary each setting's masks are and how
+    much they discard, worded by the numbers (a mask that discards almost nothing is near-binary
+    only because it stayed near its all-ones start)."""
+    if frame.empty:
+        return "No run with attention masks was found."
+    sentences = []
+    for (setting, mask), group in frame.groupby(["setting", "mask"], sort=False):
+        near = stats.mean_ci(group["near_binary_pct"])
+        discarded = stats.mean_ci(group["discarded_pct"])
+        text = (
+            f"{setting}, {mask}: {near.format(1)}% of values within 0.1 of 0 or 1, "
+            f"{discarded.format(1)}% below 0.5"
+        )
+        top = discarded.high if np.isfinite(discarded.high) else discarded.estimate
+        if top < 1:
+            text += "; it discards almost nothing, so it is near-binary by staying near 1"
+        sentences.append(text + ".")
+    return "\n".join(f"- {s}" for s in sentences)
+
+
+def reading(
+    vs_reference: pd.DataFrame | None,
+    vs_baseline: pd.DataFrame | None,
+    gradients: pd.DataFrame,
+    masks: pd.DataFrame,
+) -> str:
+    """The ablation's evidence on ACNN's claims 1, 3, 4 and 5, as Markdown sentences computed from
+    the comparisons (:func:`paired_pckh` against ``acnn-A-B-C`` and against ``no-attention``),
+    the gradient summary and the mask statistics; a comparison whose settings were not run is
+    left out."""
+
+    def sentences(differences, settings, columns=("Total",)):
+        if differences is None or differences.empty:
+            return []
+        indexed = differences.set_index(["setting", "column"], drop=False)
+        return [
+            f"- {describe_difference(indexed.loc[(setting, column)])}"
+            for setting in settings
+            for column in columns
+            if (setting, column) in indexed.index
+        ]
+
+    reported = paper_table1().iloc[-1]
+    parts = {
+        "Claim 1, attention improves PCKh, most on the ankles (reported on MPII: "
+        f"{reported['Total']:+.1f} Total, {reported['Ank.']:+.1f} ankles)": sentences(
+            vs_baseline, ["acnn-A-B-C"], ("Total", "Ank.")
+        ),
+        "Claim 4, phased training beats training both tasks from the start": sentences(
+            vs_reference, ["acnn-joint", "acnn-A-B", "acnn-A-C"]
+        ),
+        "Binary (hard) masks against the paper's soft ones, same schedule": sentences(
+            vs_reference, ["acnn-A-B-C-hard"]
+        ),
+        "Claim 3, mask gradients are much larger than heatmap gradients (mask / heatmap, "
+        "where both train)": [describe_gradient_ratios(gradients)],
+        "Claim 5, the masks are binary": [describe_masks(masks)],
+    }
+    return "\n\n".join(
+        f"**{title}.**\n\n" + "\n".join(lines) for title, lines in parts.items() if lines
+    )
+
+
+def paper_table1() -> pd.DataFrame:
+    """ACNN's Table 1 rows for the hourglass and ACNN, as reported (MPII), and their difference."""
+    table = pd.DataFrame.from_dict(
+        ACNN_TABLE1_REPORTED, orient="index", columns=list(report.TABLE1_COLUMNS)
+    )
+    hourglass, acnn = table.index
+    table.loc["difference (ACNN - hourglass)"] = (table.loc[acnn] - table.loc[hourglass]).round(1)
+    table.index.name = "reported on MPII (PCKh@0.5)"
+    return table
+
+
+def find_runs(root: str | Path, dataset: str = "synthetic") -> dict[str, list[Path]]:
+    """The ablation's finished runs under ``root`` by setting, in the settings table's order
+    (settings without a record are left out; settings not in the table come last)."""
+    by_setting: dict[str, list[Path]] = {}
+    for folder in results.find_runs(root, ABLATION, dataset):
+        by_setting.setdefault(results.run_keys(folder)["setting"], []).append(folder)
+    known = [name for name in setting_overrides() if name in by_setting]
+    return {name: by_setting[name] for name in known + sorted(set(by_setting) - set(known))}
