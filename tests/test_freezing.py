@@ -338,3 +338,18 @@ def test_paper_table_is_labelled_and_its_difference_computed():
     assert list(table.columns) == list(report.TABLE1_COLUMNS)
     assert table.loc["difference (ACNN - hourglass)", "Ank."] == pytest.approx(2.3)
     assert table.loc["difference (ACNN - hourglass)", "Total"] == pytest.approx(1.1)
+
+
+def test_person_regions_follow_the_skeleton_and_split_mask_statistics():
+    data = generate_pose(2, 64, seed=5)
+    regions = pose.person_regions(data, (16, 16), stride=4)
+    assert regions.shape == (2, 16, 16)
+    for i in range(2):
+        inside = data.valid[i]
+        cells = np.clip(np.round((data.joints[i][inside] + 0.5) / 4 - 0.5).astype(int), 0, 15)
+        assert regions[i][cells[:, 1], cells[:, 0]].all()  # every joint lies in its region
+        assert 0.05 < regions[i].mean() < 0.9  # and the region is not the whole image
+    masks = np.where(regions, 0.9, 0.2)[:, None].astype(np.float32)
+    stats = pose.mask_statistics(masks, regions)["M1"]
+    assert stats["mean_on_person"] == pytest.approx(0.9)
+    assert stats["mean_off_person"] == pytest.approx(0.2)

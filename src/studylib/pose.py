@@ -28,7 +28,7 @@ from studylib.data.heatmaps import (
     image_to_heatmap,
     render_heatmaps,
 )
-from studylib.data.keypoints import MPII_TABLE_GROUPS
+from studylib.data.keypoints import MPII_EDGES, MPII_TABLE_GROUPS
 from studylib.io import read_json
 from studylib.metrics import mpii_table, pck, pckh
 from studylib.models.hourglass import HourglassOutput, StackedHourglass, count_parameters
@@ -240,7 +240,9 @@ def run_pose(
         "mask_head_parameters": count_parameters(model.parameter_groups()["mask"]),
     }
     if model.attention is not None and model.num_stacks > 1:
-        metrics["mask_statistics"] = mask_statistics(attention_masks(model, test_set.images))
+        masks = attention_masks(model, test_set.images)
+        person = person_regions(test_set, masks.shape[-2:], model.stride)
+        metrics["mask_statistics"] = mask_statistics(masks, person)
     prov = results.provenance(
         outcome.device,
         outcome.wall_time_s,
@@ -301,21 +303,53 @@ def predicted_heatmaps(model: StackedHourglass, images: np.ndarray) -> np.ndarra
     return forward_images(model, images).predictions[-1].numpy()
 
 
+def person_regions(data: KeypointSet, size: tuple[int, int], stride: int) -> np.ndarray:
+    """(N, h, w) bool: heatmap positions within one head size of the person's skeleton.
+
+    The skeleton is the segments between annotated joints (MPII's kinematic tree); what is not
+    near it is background, distractors and clutter. Used to ask where the masks discard.
+    """
+    h, w = size
+    ys, xs = np.mgrid[0:h, 0:w]
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+    joints = (data.joints + 0.5) / stride - 0.5
+    radius = data.norms["head"] / stride
+    regions = np.zeros((len(data), h * w), dtype=bool)
+    for i in range(len(data)):
+        for child, parent in MPII_EDGES:
+            if not (data.valid[i, child] and data.valid[i, parent]):
+                continue
+            a, b = joints[i, child], joints[i, parent]
+            t = np.clip(((grid - a) @ (b - a)) / max(float((b - a) @ (b - a)), 1e-6), 0.0, 1.0)
+            distance = np.linalg.norm(grid - (a + t[:, None] * (b - a)), axis=1)
+            regions[i] |= distance <= radius[i]
+    return regions.reshape(len(data), h, w)
+
+
 def mask_statistics(
-    masks: np.ndarray, threshold: float = 0.5, margin: float = 0.1
+    masks: np.ndarray,
+    person: np.ndarray | None = None,
+    threshold: float = 0.5,
+    margin: float = 0.1,
 ) -> dict[str, dict[str, float]]:
     """Per mask M_i of (N, stages - 1, h, w) masks: the mean value, the percentage of positions
-    below ``threshold`` (discarded), and the percentage within ``margin`` of 0 or 1 (how binary
-    a soft mask is; ACNN calls its masks binary)."""
+    below ``threshold`` (discarded), the percentage within ``margin`` of 0 or 1 (how binary a soft
+    mask is; ACNN calls its masks binary), and, given (N, h, w) ``person`` regions
+    (:func:`person_regions`), the mean mask on and off the person (ACNN's claim 2: masks discard
+    background and redundant parts)."""
     out = {}
     for stage in range(masks.shape[1]):
         values = masks[:, stage]
         near = (values <= margin) | (values >= 1 - margin)
-        out[f"M{stage + 1}"] = {
+        stats = {
             "mean": float(values.mean()),
             "discarded_pct": float(100 * (values < threshold).mean()),
             "near_binary_pct": float(100 * near.mean()),
         }
+        if person is not None:
+            stats["mean_on_person"] = float(values[person].mean())
+            stats["mean_off_person"] = float(values[~person].mean())
+        out[f"M{stage + 1}"] = stats
     return out
 
 
