@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
-from studylib import freezing, plots, pose, report, results
+from studylib import compare, freezing, plots, pose, report, results
 from studylib.config import PoseConfig, schedule_phases
 from studylib.data.synthetic_pose import generate_pose
 from studylib.io import read_json
@@ -303,12 +303,13 @@ def test_per_sample_scores_reproduce_the_table_and_pair_settings(tiny_data, tmp_
     row = differences.iloc[0]
     assert row["setting"] == "acnn-A-B-C" and row["seeds"] == 2
     assert 0 < row["low"] <= row["difference"] <= row["high"]
-    assert pose.describe_difference(row).startswith("acnn-A-B-C vs no-attention (Total): higher")
+    sentence = compare.describe(row, **pose.PCKH_WORDING)
+    assert sentence.startswith("acnn-A-B-C vs no-attention (Total): higher (better)")
     same = pose.paired_pckh(runs[:2], "acnn-A-B-C")
     assert same.empty
     with pytest.raises(ValueError, match="no runs of 'acnn-joint'"):
         pose.paired_pckh(runs, "acnn-joint")
-    table = pose.paired_pckh_table(pose.paired_pckh(runs, "acnn-A-B-C"))
+    table = compare.difference_table(pose.paired_pckh(runs, "acnn-A-B-C"))
     assert list(table.columns) == list(report.TABLE1_COLUMNS)
     assert table.loc["no-attention", "Total"].startswith("-")
 

@@ -16,13 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studylib import report, results, stats
+from studylib import compare, report, results, stats
 from studylib.config import PoseConfig
 from studylib.io import read_json
 from studylib.models.hourglass import StackedHourglass, count_parameters
-from studylib.pose import (
-    describe_difference,
-)
+from studylib.pose import PCKH_WORDING
 
 ABLATION = "freezing"
 #: The paper's schedule and the network without attention: every setting is compared with both.
@@ -261,6 +259,8 @@ MASK_STATISTICS = {
     "mean": ("mean mask value", 2),
     "discarded_pct": ("below 0.5 (%)", 1),
     "near_binary_pct": ("within 0.1 of 0 or 1 (%)", 1),
+    "mean_on_person": ("mean on the person", 2),
+    "mean_off_person": ("mean off the person", 2),
 }
 
 
@@ -301,9 +301,10 @@ def mask_statistics_table(
 
 
 def describe_masks(frame: pd.DataFrame) -> str:
-    """Sentences on :func:`mask_statistics_frame`: how binary each setting's masks are and how
-    much they discard, worded by the numbers (a mask that discards almost nothing is near-binary
-    only because it stayed near its all-ones start)."""
+    """Sentences on :func:`mask_statistics_frame`: how binary each setting's masks are, how much
+    they discard, and whether they are lower off the person than on it (claim 2), worded by the
+    numbers (a mask that discards almost nothing is near-binary only because it stayed near its
+    all-ones start)."""
     if frame.empty:
         return "No run with attention masks was found."
     sentences = []
@@ -317,8 +318,32 @@ def describe_masks(frame: pd.DataFrame) -> str:
         top = discarded.high if np.isfinite(discarded.high) else discarded.estimate
         if top < 1:
             text += "; it discards almost nothing, so it is near-binary by staying near 1"
+        contrast = person_contrast(group)
+        if contrast.n:
+            text += (
+                f"; on the person minus off it {contrast.format(3)} "
+                f"({_side_words(contrast.low, contrast.high, 'higher on the person')})"
+            )
         sentences.append(text + ".")
     return "\n".join(f"- {s}" for s in sentences)
+
+
+def person_contrast(frame: pd.DataFrame) -> stats.Interval:
+    """Mean mask on the person minus off it, mean and 95% interval over the rows' seeds (NaN
+    where the records predate the person regions)."""
+    if not {"mean_on_person", "mean_off_person"} <= set(frame.columns):
+        return stats.mean_ci([])
+    return stats.mean_ci((frame["mean_on_person"] - frame["mean_off_person"]).dropna())
+
+
+def _side_words(low: float, high: float, above: str) -> str:
+    if not np.isfinite(high - low):
+        return "one seed, no interval"
+    return {
+        1: f"{above}, the interval excludes 0",
+        -1: "the opposite, the interval excludes 0",
+        0: "not resolved, the interval includes 0",
+    }[compare.side(low, high)]
 
 
 def reading(
@@ -333,15 +358,7 @@ def reading(
     left out."""
 
     def sentences(differences, settings, columns=("Total",)):
-        if differences is None or differences.empty:
-            return []
-        indexed = differences.set_index(["setting", "column"], drop=False)
-        return [
-            f"- {describe_difference(indexed.loc[(setting, column)])}"
-            for setting in settings
-            for column in columns
-            if (setting, column) in indexed.index
-        ]
+        return compare.sentences(differences, settings, columns, **PCKH_WORDING)
 
     reported = paper_table1().iloc[-1]
     parts = {
@@ -357,7 +374,9 @@ def reading(
         ),
         "Claim 3, mask gradients are much larger than heatmap gradients (mask / heatmap, "
         "where both train)": [describe_gradient_ratios(gradients)],
-        "Claim 5, the masks are binary": [describe_masks(masks)],
+        "Claims 2 and 5, the masks discard what is off the person and are binary": [
+            describe_masks(masks)
+        ],
     }
     return "\n\n".join(
         f"**{title}.**\n\n" + "\n".join(lines) for title, lines in parts.items() if lines
@@ -376,10 +395,5 @@ def paper_table1() -> pd.DataFrame:
 
 
 def find_runs(root: str | Path, dataset: str = "synthetic") -> dict[str, list[Path]]:
-    """The ablation's finished runs under ``root`` by setting, in the settings table's order
-    (settings without a record are left out; settings not in the table come last)."""
-    by_setting: dict[str, list[Path]] = {}
-    for folder in results.find_runs(root, ABLATION, dataset):
-        by_setting.setdefault(results.run_keys(folder)["setting"], []).append(folder)
-    known = [name for name in setting_overrides() if name in by_setting]
-    return {name: by_setting[name] for name in known + sorted(set(by_setting) - set(known))}
+    """The ablation's finished runs under ``root`` by setting, in the settings table's order."""
+    return results.runs_by_setting(root, ABLATION, dataset, order=setting_overrides())

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from studylib import distributed, report, results, stats
+from studylib import compare, distributed, report, results
 from studylib.config import PoseConfig
 from studylib.data.augment import AugmentConfig, augment
 from studylib.data.cache import cached
@@ -411,71 +411,11 @@ def paired_pckh(
     order: Sequence[str] | None = None,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
-    """PCKh differences (setting - ``against``) per Table-1 column with paired bootstrap intervals.
-
-    Each setting's per-sample scores (:func:`per_sample_pckh`) are averaged over its seeds and
-    compared with ``against``'s on the same test images (:func:`studylib.stats.paired_bootstrap`):
-    the interval covers the variation over test images of the seed-averaged models, not the
-    variation between training seeds (the seed intervals of :func:`studylib.report.pckh_table`).
-    One row per setting and column: difference, low, high, samples, seeds.
-    """
-    scores = per_sample_pckh(runs)
-    present = list(dict.fromkeys(scores["setting"]))
-    if against not in present:
-        raise ValueError(f"no runs of {against!r} among {present}")
-    settings = [s for s in (order or present) if s in present and s != against]
-
-    def matrix(setting: str, column: str) -> np.ndarray:
-        rows = scores[scores["setting"] == setting]
-        return rows.pivot(index="seed", columns="sample", values=column).to_numpy()
-
-    out = []
-    for setting in settings:
-        for column in columns:
-            interval = stats.paired_bootstrap(
-                matrix(setting, column), matrix(against, column), confidence
-            )
-            out.append(
-                {
-                    "setting": setting,
-                    "against": against,
-                    "column": column,
-                    "difference": interval.estimate,
-                    "low": interval.low,
-                    "high": interval.high,
-                    "samples": interval.n,
-                    "seeds": int(scores.loc[scores["setting"] == setting, "seed"].nunique()),
-                }
-            )
-    return pd.DataFrame(out)
+    """PCKh differences (setting - ``against``) per Table-1 column, on the same test images, with
+    a paired bootstrap interval over test images and an interval over seeds
+    (:func:`studylib.compare.paired_differences`, which says what each interval covers)."""
+    return compare.paired_differences(per_sample_pckh(runs), against, columns, order, confidence)
 
 
-def paired_pckh_table(differences: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
-    """The differences of :func:`paired_pckh` in the Table-1 layout, "+d [low, high]" per cell."""
-    cells = differences.assign(
-        cell=[
-            f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]"
-            for d, lo, hi in differences[["difference", "low", "high"]].to_numpy()
-        ]
-    )
-    table = cells.pivot(index="setting", columns="column", values="cell")
-    table = table.reindex(
-        index=list(dict.fromkeys(differences["setting"])),
-        columns=list(dict.fromkeys(differences["column"])),
-    )
-    against = differences["against"].iloc[0] if len(differences) else ""
-    table.index.name = f"setting - {against}"
-    table.columns.name = None
-    return table
-
-
-def describe_difference(row: pd.Series | dict, digits: int = 1) -> str:
-    """One sentence on a row of :func:`paired_pckh`, worded by where its interval lies."""
-    d, lo, hi = row["difference"], row["low"], row["high"]
-    span = f"{d:+.{digits}f} points, 95% interval {lo:+.{digits}f} to {hi:+.{digits}f}"
-    what = f"{row['setting']} vs {row['against']} ({row['column']})"
-    if lo > 0:
-        return f"{what}: higher, {span}."
-    if hi < 0:
-        return f"{what}: lower, {span}."
-    return f"{what}: no difference resolved ({span}, which includes 0)."
+#: How :func:`studylib.compare.describe` words a PCKh difference.
+PCKH_WORDING = dict(better="higher", unit="points of PCKh", digits=1)

@@ -175,6 +175,18 @@ def find_runs(
     return runs
 
 
+def runs_by_setting(
+    root: str | Path, ablation: str, dataset: str = "synthetic", order: Iterable[str] = ()
+) -> dict[str, list[Path]]:
+    """An ablation's finished runs under ``root`` by setting: the settings named in ``order``
+    first, in its order (those without a record are left out), then any others by name."""
+    by_setting: dict[str, list[Path]] = {}
+    for folder in find_runs(root, ablation, dataset):
+        by_setting.setdefault(run_keys(folder)["setting"], []).append(folder)
+    known = [name for name in order if name in by_setting]
+    return {name: by_setting[name] for name in known + sorted(set(by_setting) - set(known))}
+
+
 def run_keys(folder: str | Path) -> dict[str, Any]:
     """ablation, dataset, setting and seed of a run, from its folder's path."""
     ablation, dataset, setting, seed = Path(folder).parts[-4:]
