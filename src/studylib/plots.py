@@ -271,3 +271,114 @@ def _draw_phase_changes(ax: plt.Axes, history: pd.DataFrame, hue: str) -> None:
         changes |= set(runs["epoch"][runs["phase"].ne(runs["phase"].shift()) & (runs["epoch"] > 1)])
     for epoch in sorted(changes):
         ax.axvline(epoch - 0.5, color="grey", ls=":", lw=0.8)
+
+
+# ---- face figures
+
+
+def plot_ced(
+    curves: pd.DataFrame,
+    order: Sequence[str] | None = None,
+    marks: Sequence[float] = (0.08, 0.10),
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """CED curves (from :func:`studylib.face.ced_curves`): the share of test faces whose NME is at
+    or below each threshold, one line per setting; dotted lines at ``marks`` (AUC and failure
+    thresholds)."""
+    ax = ax or plt.subplots(figsize=(6.4, 4.2))[1]
+    present = list(dict.fromkeys(curves["setting"]))
+    for name in [s for s in (order or present) if s in present]:
+        rows = curves[curves["setting"] == name]
+        ax.plot(100 * rows["threshold"], 100 * rows["fraction"], label=name, lw=1.4)
+    for mark in marks:
+        ax.axvline(100 * mark, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel("NME (% of the inter-ocular distance)")
+    ax.set_ylabel("test faces at or below (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_parameter_counts(tables: dict[str, pd.DataFrame]) -> plt.Figure:
+    """The face paper's Fig. 13-14 for tables from :func:`studylib.face.parameter_table`: per
+    table (e.g. this profile's size, the paper's) one row of two panels, the distillation
+    module's parameters and the total, stacked by module, in millions."""
+    rows = max(len(table) for table in tables.values())
+    fig, axes = plt.subplots(
+        len(tables), 2, figsize=(11, len(tables) * (0.32 * rows + 1.3)), squeeze=False
+    )
+    for (title, table), (left, right) in zip(tables.items(), axes):
+        y = np.arange(len(table))
+        left.barh(y, table["distillation"].to_numpy(float) / 1e6, color="#4c72b0")
+        left.set_title(f"distillation module, {title}", fontsize=10)
+        modules = [c for c in table.columns if c != "total"]
+        start = np.zeros(len(table))
+        for module, colour in zip(modules, sns.color_palette("tab10", len(modules))):
+            values = table[module].to_numpy(float) / 1e6
+            right.barh(y, values, left=start, color=colour, label=module)
+            start += values
+        right.set_title(f"whole network, {title}", fontsize=10)
+        for ax in (left, right):
+            ax.set_yticks(y, table.index)
+            ax.invert_yaxis()
+            ax.set_xlabel("parameters (millions)")
+    axes[0, 1].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def show_face_attention(
+    images: np.ndarray,
+    maps: dict[str, np.ndarray | None],
+    landmarks: np.ndarray | None = None,
+    occluded: np.ndarray | None = None,
+    size: float = 2.3,
+    row_labels: Sequence[str] | None = None,
+) -> plt.Figure:
+    """The face paper's Fig. 15 for maps from :func:`studylib.face.attention_maps`: one row per
+    face, with the input (true landmarks filled where visible, hollow where occluded; predictions
+    as small crosses), the occlusion probability (occluded landmarks as cyan circles) and the
+    spatial gate over the image in grey (each map's colours span its own range, from dark to
+    bright, given in the title), and the channel gate's values sorted. A map that is
+    all NaN (a gate the row's model does not have) leaves its panel empty; ``row_labels`` name
+    the rows (e.g. the models)."""
+    panels = [key for key in ("occlusion", "spatial", "channel") if maps.get(key) is not None]
+    titles = {"occlusion": "occlusion prob.", "spatial": "spatial gate", "channel": "channel gate"}
+    columns = 1 + len(panels)
+    fig, axes = plt.subplots(
+        len(images), columns, figsize=(columns * size, len(images) * size), squeeze=False
+    )
+    h, w = images.shape[1:3]
+    extent = (-0.5, w - 0.5, h - 0.5, -0.5)
+    for i, row in enumerate(axes):
+        row[0].imshow(images[i], interpolation="nearest")
+        if landmarks is not None:
+            hidden = occluded[i] if occluded is not None else np.zeros(len(landmarks[i]), bool)
+            row[0].scatter(*landmarks[i][~hidden].T, s=5, c="#29a9e0", edgecolors="black", lw=0.3)
+            row[0].scatter(*landmarks[i][hidden].T, s=6, facecolors="none", edgecolors="#e4572e")
+        row[0].scatter(*maps["landmarks"][i].T, s=6, marker="x", c="white", lw=0.6)
+        if row_labels is not None:
+            row[0].set_title(row_labels[i], fontsize=9)
+        for ax, key in zip(row[1:], panels):
+            values = maps[key][i]
+            if np.isnan(values).all():
+                ax.set_axis_off()
+                ax.set_title(f"no {titles[key]}", fontsize=8)
+                continue
+            if key == "channel":
+                ax.plot(np.sort(values)[::-1], color="#4c72b0")
+                ax.set_ylim(0, 1)
+                ax.set_xlabel("channels, sorted", fontsize=8)
+                ax.tick_params(labelsize=7)
+            else:
+                ax.imshow(images[i].mean(axis=-1), cmap="gray", interpolation="nearest")
+                ax.imshow(values, extent=extent, cmap="magma", alpha=0.65, interpolation="nearest")
+                if key == "occlusion" and landmarks is not None and occluded is not None:
+                    ax.scatter(*landmarks[i][occluded[i]].T, s=6, facecolors="none", edgecolors="c")
+                ax.set_xlim(extent[:2])
+                ax.set_ylim(extent[2:])
+                ax.set_axis_off()
+            ax.set_title(f"{titles[key]}, {values.min():.2f}-{values.max():.2f}", fontsize=8)
+        row[0].set_axis_off()
+    fig.tight_layout()
+    return fig

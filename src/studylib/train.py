@@ -23,6 +23,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -94,6 +95,24 @@ def configure_device(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
+
+
+@contextmanager
+def flush_denormals() -> Iterator[None]:
+    """Treat subnormal floats as zero on the CPU inside the block, and restore the previous mode.
+
+    Gates and occlusion weights near 0 make subnormal floats, which slow the CPU's convolutions
+    down 10 to 20 times (measured on the face models: 1 s against 80 ms per step). The mode is
+    global processor state, so it is put back afterwards: left on, it breaks code that needs
+    IEEE-754 subnormals (e.g. Hypothesis's float strategies).
+    """
+    tiny = torch.tensor([1e-310], dtype=torch.float64)
+    was_on = bool((tiny * 1.0 == 0).item())
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was_on)
 
 
 def to_device(data: KeypointSet, device: torch.device) -> dict[str, torch.Tensor]:

@@ -1,0 +1,715 @@
+"""The face experiment: data, model, loss (the face paper's Eq. 1) and evaluation of one run,
+the settings of the two face ablations, and the analyses of their records.
+
+``run_face(config, root, ablation, setting)`` is what a notebook calls for each setting and seed:
+it builds the data and the :class:`~studylib.models.LandmarkNet` the config describes, trains
+with :func:`studylib.train.fit`, and writes the run record. A finished run with the same config
+is not trained again. It mirrors :func:`studylib.pose.run_pose`.
+
+Metrics (every NME is a fraction of the inter-ocular distance, between the outer eye corners 36
+and 45; the paper's tables are these times 100, "NRMSE x 10^-2"):
+
+- ``nme``: the per-face NME averaged over the test faces (the paper's Eq. 5);
+- ``nme_visible`` / ``nme_occluded``: the normalised error pooled over every visible / occluded
+  test landmark (pooled, because many faces have no occluded landmark at all);
+- ``nme_<part>`` for jaw, brows, nose, eyes and mouth (per-face mean over the part's points);
+- ``auc_0.08``: the area under the CED curve up to 0.08, divided by 0.08; ``failure_0.08`` and
+  ``failure_0.10``: the fraction of faces whose NME is above 0.08 / 0.10;
+- ``nme_mean_shape``: the NME of predicting the training set's mean shape for every test face,
+  what a model that learnt nothing from the image would score;
+- ``occlusion_prob_occluded`` / ``occlusion_prob_visible`` / ``occlusion_gap`` (ODN and ADM):
+  the distillation module's occlusion probability at occluded and visible landmarks
+  (:func:`occlusion_statistics`).
+
+The two ablations (reduction ratio, attention order) are defined here once
+(:func:`reduction_ratio_settings`, :func:`attention_order_settings`), so the notebooks, the book
+and the tests agree on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from studylib import compare, distributed, report, results
+from studylib.config import ATTENTION_ORDERS, FaceConfig
+from studylib.data.augment import AugmentConfig, augment
+from studylib.data.cache import cached
+from studylib.data.dataset import KeypointSet
+from studylib.data.keypoints import FACE68_PARTS
+from studylib.io import read_json
+from studylib.metrics import auc, ced, failure_rate, nme
+from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
+from studylib.pose import SPLIT_SEEDS, images_to_input
+from studylib.train import CHECKPOINT, fit, flush_denormals, load_model_weights, process_device
+
+#: The normaliser of every NME here (outer eye corners).
+NORMALIZER = "interocular"
+#: The threshold of the AUC and those of the failure rates.
+AUC_THRESHOLD = 0.08
+FAILURE_THRESHOLDS = (0.08, 0.10)
+#: The paper's input size and trunk width (a 7 x 7 last feature map) and LandmarkNet's default
+#: rank of M, for parameter counts at the paper's scale.
+PAPER_SCALE: dict[str, Any] = dict(image_size=224, width=64, layer4_stride=2, rank=128)
+#: The ablation folders under ``results/`` and the setting each is compared against.
+ABLATIONS = {"reduction_ratio": "adm-r8", "attention_order": "channel-spatial"}
+
+
+# ----------------------------------------------------------------------------------------- data
+
+
+def synthetic_face_set(
+    split: str, num_images: int, image_size: int, data_seed: int, synth: dict
+) -> KeypointSet:
+    """A split of the built-in synthetic faces (cached on disk); train and test never overlap."""
+    from studylib.data.synthetic_face import FaceSynthConfig, generate_faces
+
+    knobs = FaceSynthConfig(**synth)
+    seed = 2 * data_seed + SPLIT_SEEDS[split]
+    params = {"num_images": num_images, "image_size": image_size, "seed": seed, "synth": synth}
+    return cached(
+        "synthetic-face", params, lambda: generate_faces(num_images, image_size, seed, knobs)
+    )
+
+
+def load_face_data(config: FaceConfig) -> tuple[KeypointSet, KeypointSet]:
+    """(train, test) sets for the config's dataset at its image size.
+
+    ``"300w"`` is AFW + HELEN train for training and HELEN test for testing (found through
+    ``STUDYLIB_DATA``), the first ``num_train`` / ``num_test`` faces of each; it has no occlusion
+    labels, so its occluded-landmark NME is NaN.
+    """
+    sizes = (("train", config.num_train), ("test", config.num_test))
+    if config.dataset == "synthetic":
+        return tuple(
+            synthetic_face_set(split, n, config.image_size, config.data_seed, config.synth)
+            for split, n in sizes
+        )
+    if config.dataset == "300w":
+        from studylib.data.real.faces import load_300w
+
+        return tuple(load_300w(split, config.image_size, limit=n) for split, n in sizes)
+    raise ValueError(f"dataset {config.dataset!r} is not a face dataset")
+
+
+# ---------------------------------------------------------------------------------------- model
+
+
+def build_model(config: FaceConfig, num_landmarks: int = 68) -> LandmarkNet:
+    """The LandmarkNet the config describes (the trunk from ``config.pretrained`` if given).
+
+    ``config.low_rank_input == "mean"`` divides the flattened X by the h x w positions of the
+    feature map on its way into the low-rank module: Eq. 1's ``M^T X`` becomes ``M^T X / (h w)``,
+    the same functions (M absorbs the constant) trained differently. Why: RMSProp moves every
+    weight by about the learning rate, so a linear map of the d = channels x h x w numbers of the
+    flattened X moves its output h x w times faster than the ResNet baseline's head, which
+    averages over the positions. At one learning rate for the whole network the low-rank module
+    then blows up in its first steps and the trunk barely learns (measured at the quick profile:
+    the ADM's test NME stayed at the mean shape's, 0.23, with ``"sum"``, and reached 0.11 with
+    ``"mean"``, like the ResNet baseline). ``"sum"`` is the module as written.
+    """
+    model = LandmarkNet(
+        num_landmarks,
+        attention_order=config.attention_order,
+        reduction_ratio=config.reduction_ratio,
+        variant=config.variant,
+        width=config.width,
+        input_size=config.image_size,
+        rank=config.rank,
+        alpha=config.alpha,
+        layer4_stride=config.layer4_stride,
+        channel_pooling=config.channel_pooling,
+        pretrained_backbone=config.pretrained,
+    )
+    if model.low_rank is not None and config.low_rank_input == "mean":
+        positions = model.feature_size**2
+        model.low_rank.register_forward_pre_hook(lambda module, args: (args[0] / positions,))
+    return model
+
+
+def init_mean_shape(model: LandmarkNet, train_set: KeypointSet) -> None:
+    """Start the regression at the training set's mean shape: the last layer's bias is set to it.
+
+    The network then learns each face's offset from the mean shape, as cascaded regression starts
+    from a mean face; every variant starts so. Without it the low-rank module spent the quick
+    profile's budget on reaching the mean shape (ADM test NME 0.22 against 0.12 with it, at
+    equal settings otherwise).
+    """
+    normalized = pixels_to_normalized(torch.from_numpy(train_set.joints).float(), model.input_size)
+    last = model.low_rank.fc if model.low_rank is not None else model.head.fc
+    with torch.no_grad():
+        last.bias.copy_(normalized.mean(dim=0).flatten())
+
+
+# ------------------------------------------------------------------------------- task, metrics
+
+
+@dataclass
+class FaceTask:
+    """Landmark regression: augmented batches, normalised targets, Eq. 1's loss, NME evaluation.
+
+    The target is every landmark in the network's normalised coordinates (-1 and +1 at the
+    input's edges), also those that augmentation moved outside the image: a regression target is
+    defined wherever the point is, so none is dropped.
+    """
+
+    flip_permutation: torch.Tensor
+    input_size: int
+    augment: AugmentConfig = AugmentConfig()
+    eval_batch_size: int = 128
+
+    def loss(
+        self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
+    ) -> torch.Tensor:
+        images, landmarks, _ = augment(
+            images_to_input(batch["images"]),
+            batch["joints"],
+            batch["valid"],
+            self.augment,
+            self.flip_permutation,
+            generator,
+        )
+        output = model(images)
+        target = pixels_to_normalized(landmarks, self.input_size)
+        # Eq. 1: squared error + alpha * ||M||_* (a DDP wrapper holds the model in .module).
+        return distributed.unwrap(model).loss(output, target.to(output.normalized.dtype))
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, data: KeypointSet, device: torch.device) -> np.ndarray:
+        """(N, L, 2) landmarks in image pixels."""
+        model.eval()
+        out = []
+        for start in range(0, len(data), self.eval_batch_size):
+            images = torch.from_numpy(data.images[start : start + self.eval_batch_size]).to(device)
+            out.append(model(images_to_input(images)).landmarks.float().cpu())
+        return torch.cat(out).numpy()
+
+    def evaluate(
+        self, model: nn.Module, data: KeypointSet, device: torch.device, final: bool = True
+    ) -> tuple[dict, pd.DataFrame]:
+        """NME metrics and per-face errors (the per-epoch check is the same: it is cheap)."""
+        return face_metrics(self.predict(model, data, device), data)
+
+
+def face_metrics(pred: np.ndarray, data: KeypointSet) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The module docstring's metrics for ``pred`` (N, L, 2) in pixels, and one row per face:
+    sample, nme, nme_visible, nme_occluded (NaN without occluded landmarks), nme_<part>, norm."""
+    gt, norm = data.joints, data.norms[NORMALIZER]
+    scored = data.valid
+    visible, occluded = scored & ~data.occluded, scored & data.occluded
+    per_face = nme(pred, gt, norm, scored)
+    error = np.linalg.norm(pred - gt, axis=-1) / norm[:, None]
+    per_sample = pd.DataFrame(
+        {
+            "sample": np.arange(len(data)),
+            "nme": per_face,
+            "nme_visible": nme(pred, gt, norm, visible),
+            "nme_occluded": nme(pred, gt, norm, occluded),
+        }
+    )
+    for part, (start, stop) in FACE68_PARTS.items():
+        in_part = np.zeros_like(scored)
+        in_part[:, start:stop] = scored[:, start:stop]
+        per_sample[f"nme_{part}"] = nme(pred, gt, norm, in_part)
+    per_sample["norm"] = norm
+    metrics: dict[str, Any] = {
+        "nme": float(np.nanmean(per_face)),
+        "nme_visible": _pooled(error, visible),
+        "nme_occluded": _pooled(error, occluded),
+        **{f"nme_{part}": float(np.nanmean(per_sample[f"nme_{part}"])) for part in FACE68_PARTS},
+        f"auc_{AUC_THRESHOLD}": auc(per_face, AUC_THRESHOLD),
+        **{f"failure_{t:.2f}": failure_rate(per_face, t) for t in FAILURE_THRESHOLDS},
+        "occluded_fraction": float(occluded.sum() / max(int(scored.sum()), 1)),
+        "num_test": len(data),
+    }
+    return metrics, per_sample
+
+
+def _pooled(error: np.ndarray, mask: np.ndarray) -> float:
+    return float(error[mask].mean()) if mask.any() else float("nan")
+
+
+def mean_shape_nme(train_set: KeypointSet, test_set: KeypointSet) -> float:
+    """NME of predicting the training set's mean landmarks (pixels) for every test face."""
+    mean_shape = train_set.joints.mean(axis=0, keepdims=True)
+    pred = np.broadcast_to(mean_shape, test_set.joints.shape)
+    per_face = nme(pred, test_set.joints, test_set.norms[NORMALIZER], test_set.valid)
+    return float(np.nanmean(per_face))
+
+
+@torch.no_grad()
+def occlusion_statistics(
+    model: LandmarkNet, data: KeypointSet, device: torch.device, batch_size: int = 128
+) -> tuple[dict[str, float], np.ndarray]:
+    """Does the distillation module's occlusion probability P rise where landmarks are occluded?
+
+    P is read at the feature-map cell of every scored landmark. Returns the mean P at occluded
+    and at visible landmarks (pooled over the test set's landmarks), the mean over faces of the
+    per-face gap (mean P at its occluded landmarks minus at its visible ones), and that gap per
+    face (NaN for a face without both kinds). The paper learns P without occlusion labels; a gap
+    above 0 says it found occluders anyway.
+    """
+    model.eval()
+    probabilities = []
+    for start in range(0, len(data), batch_size):
+        images = torch.from_numpy(data.images[start : start + batch_size]).to(device)
+        probabilities.append(model(images_to_input(images)).occlusion.float().cpu()[:, 0])
+    maps = torch.cat(probabilities).numpy()  # (N, h, w)
+    cells = maps.shape[-1]
+    stride = data.image_size[1] / cells
+    index = np.clip(np.floor((data.joints + 0.5) / stride), 0, cells - 1).astype(int)
+    at_landmarks = np.take_along_axis(
+        maps.reshape(len(data), -1), index[..., 1] * cells + index[..., 0], axis=1
+    )
+    visible, occluded = data.valid & ~data.occluded, data.valid & data.occluded
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_occluded = (at_landmarks * occluded).sum(axis=1) / occluded.sum(axis=1)
+        mean_visible = (at_landmarks * visible).sum(axis=1) / visible.sum(axis=1)
+    gap = mean_occluded - mean_visible
+    statistics = {
+        "occlusion_prob_occluded": _pooled(at_landmarks, occluded),
+        "occlusion_prob_visible": _pooled(at_landmarks, visible),
+        "occlusion_gap": float(np.nanmean(gap)) if np.isfinite(gap).any() else float("nan"),
+    }
+    return statistics, gap
+
+
+# ------------------------------------------------------------------------------------------- run
+
+
+def run_face(
+    config: FaceConfig,
+    root: str | Path,
+    ablation: str,
+    setting: str,
+    *,
+    force: bool = False,
+    progress: bool | None = None,
+) -> Path:
+    """Train and evaluate one face run and write its record; return the record's folder.
+
+    A run whose record holds the same config is finished and is returned as it is, unless
+    ``force``; an interrupted run resumes from its checkpoint. The record's metrics include the
+    model's total and per-module parameter counts.
+    """
+    folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
+    config_dict = config.to_dict()
+    if not force and results.is_complete(folder, config_dict):
+        return folder
+    if force and folder.exists():
+        (folder / CHECKPOINT).unlink(missing_ok=True)
+    train_set, test_set = load_face_data(config)
+    device = process_device(config.device)
+    torch.manual_seed(config.seed)  # the initial weights belong to the run's seed
+    model = build_model(config, train_set.spec.num_keypoints)
+    if config.mean_shape_init:
+        init_mean_shape(model, train_set)
+    task = FaceTask(
+        flip_permutation=torch.from_numpy(train_set.spec.flip_permutation()),
+        input_size=config.image_size,
+        augment=AugmentConfig(**config.augment),
+    )
+    with flush_denormals():  # subnormal gate values slow CPU convolutions 10-20 times
+        outcome = fit(
+            model,
+            task,
+            train_set,
+            test_set,
+            config.phases(),
+            batch_size=config.batch_size,
+            seed=config.seed,
+            device=device,
+            checkpoint_dir=folder,
+            config=config_dict,
+            amp=config.amp,
+            progress=progress,
+        )
+    if not distributed.context().is_main:
+        return folder  # rank 0 writes the record
+    modules = model.module_parameter_counts()
+    metrics = {
+        **outcome.metrics,
+        "nme_mean_shape": mean_shape_nme(train_set, test_set),
+        "parameters": sum(modules.values()),
+        "module_parameters": modules,
+    }
+    per_sample = outcome.per_sample
+    if model.distillation is not None:
+        statistics, gap = occlusion_statistics(model, test_set, device)
+        metrics.update(statistics)
+        per_sample = per_sample.assign(occlusion_gap=gap)
+    prov = results.provenance(
+        outcome.device,
+        outcome.wall_time_s,
+        outcome.train_images,
+        processes=distributed.context().world_size,
+        dataset_info={"train": train_set.info, "test": test_set.info},
+    )
+    return results.write_record(folder, config_dict, metrics, outcome.history, per_sample, prov)
+
+
+# ------------------------------------------------------------------------------------- settings
+
+
+def reduction_ratio_settings(
+    ratios: Sequence[int] = (8, 16, 32, 64), pooling_ablation: bool = False
+) -> dict[str, dict[str, Any]]:
+    """The reduction-ratio ablation: setting name -> :class:`FaceConfig` overrides, in table order.
+
+    ResNet-18 with a pooled linear head (``resnet``), ODN's plain distillation (``odn``), and the
+    ADM in the paper's channel-then-spatial order at each r (``adm-r<r>``). ``pooling_ablation``
+    adds ``adm-r<r>-avg``, the first ratio's ADM with an average-pooled channel gate only: ODN's
+    pooling, which the paper says adding max-pooling improves (claim 9).
+    """
+    settings: dict[str, dict[str, Any]] = {
+        "resnet": dict(variant="resnet"),
+        "odn": dict(variant="odn"),
+    }
+    for r in ratios:
+        settings[f"adm-r{r}"] = dict(
+            variant="adm", attention_order="channel-spatial", reduction_ratio=r
+        )
+    if pooling_ablation:
+        settings[f"adm-r{ratios[0]}-avg"] = dict(
+            variant="adm",
+            attention_order="channel-spatial",
+            reduction_ratio=ratios[0],
+            channel_pooling=("avg",),
+        )
+    return settings
+
+
+def attention_order_settings(
+    orders: Sequence[str] = ATTENTION_ORDERS, reduction_ratio: int = 8
+) -> dict[str, dict[str, Any]]:
+    """The attention-order ablation: the ADM with each CBAM order at one reduction ratio."""
+    unknown = [order for order in orders if order not in ATTENTION_ORDERS]
+    if not orders or unknown:
+        raise ValueError(
+            f"orders must be a non-empty list of {ATTENTION_ORDERS}; unknown: {unknown or orders!r}"
+        )
+    return {
+        order: dict(variant="adm", attention_order=order, reduction_ratio=reduction_ratio)
+        for order in orders
+    }
+
+
+def configs(base: FaceConfig, settings: dict[str, dict[str, Any]]) -> dict[str, FaceConfig]:
+    """``base`` with each setting's overrides (each is checked as it is made)."""
+    return {name: base.replace(**changes) for name, changes in settings.items()}
+
+
+def setting_table(configs: dict[str, FaceConfig]) -> pd.DataFrame:
+    """One row per setting: the model knobs that the settings vary."""
+    rows = {
+        name: {
+            "variant": c.variant,
+            "attention order": c.attention_order if c.variant == "adm" else "",
+            "r": c.reduction_ratio if c.variant == "adm" else "",
+            "channel pooling": "+".join(c.channel_pooling) if c.variant == "adm" else "",
+        }
+        for name, c in configs.items()
+    }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "setting"
+    return table
+
+
+def parameter_table(configs: dict[str, FaceConfig], **scale: Any) -> pd.DataFrame:
+    """Parameters per module and in total of each setting's model (the paper's Fig. 13-14),
+    built at the configs' size or, with ``scale`` (e.g. :data:`PAPER_SCALE`), at another."""
+    rows = {}
+    for name, config in configs.items():
+        counts = build_model(config.replace(pretrained=None, **scale)).module_parameter_counts()
+        rows[name] = {**counts, "total": sum(counts.values())}
+    table = pd.DataFrame.from_dict(rows, orient="index")[[*MODULE_GROUPS, "total"]]
+    table.index.name = "setting"
+    return table
+
+
+# ------------------------------------------------------------------------------ trained models
+
+
+def load_run_model(folder: str | Path) -> tuple[LandmarkNet, FaceConfig]:
+    """The trained model of a finished run (from its checkpoint, in eval mode) and its config.
+
+    Raises:
+        FileNotFoundError: the run has no checkpoint; checkpoints are not committed, so records
+            that came from git have none.
+    """
+    folder = Path(folder)
+    config = FaceConfig(**read_json(folder / "config.json"))
+    # The checkpoint holds every weight: no pretrained file is needed (nor read) to rebuild it.
+    model = load_model_weights(build_model(config.replace(pretrained=None)), folder)
+    return model.eval(), config
+
+
+def most_occluded(data: KeypointSet, count: int) -> np.ndarray:
+    """Indices of the ``count`` faces with the most occluded landmarks (ties: lower index)."""
+    return np.argsort(-data.occluded.sum(axis=1), kind="stable")[:count]
+
+
+@torch.no_grad()
+def attention_maps(model: LandmarkNet, images: np.ndarray) -> dict[str, np.ndarray | None]:
+    """What the distillation module computes for uint8 (N, H, W, 3) images (the paper's Fig. 15):
+
+    ``landmarks`` (N, L, 2) predicted pixels; ``occlusion`` (N, h, w) the occlusion probability;
+    ``spatial`` (N, h, w) the spatial gate and ``channel`` (N, C) the channel gate of the ADM
+    (None where the model has none).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    out = model(images_to_input(torch.from_numpy(np.ascontiguousarray(images)).to(device)))
+
+    def array(t: torch.Tensor | None) -> np.ndarray | None:
+        return None if t is None else t.float().cpu().numpy()
+
+    channel, spatial, occlusion = (
+        array(out.channel_attention),
+        array(out.spatial_attention),
+        array(out.occlusion),
+    )
+    return {
+        "landmarks": array(out.landmarks),
+        "occlusion": None if occlusion is None else occlusion[:, 0],
+        "spatial": None if spatial is None else spatial[:, 0],
+        "channel": None if channel is None else channel[:, :, 0, 0],
+    }
+
+
+def attention_maps_by_setting(
+    models: dict[str, LandmarkNet], image: np.ndarray
+) -> dict[str, np.ndarray]:
+    """:func:`attention_maps` of several models for one uint8 (H, W, 3) image, stacked one row
+    per model; a map a model does not compute (e.g. the spatial gate of the channel-only order)
+    is all NaN in its row (the channel gate of the ResNet, ODN and no-attention models too)."""
+    per_model = [attention_maps(model, image[None]) for model in models.values()]
+    stacked = {}
+    for key in ("landmarks", "occlusion", "spatial", "channel"):
+        shapes = [m[key].shape[1:] for m in per_model if m[key] is not None]
+        if not shapes:
+            continue
+        stacked[key] = np.stack(
+            [m[key][0] if m[key] is not None else np.full(shapes[0], np.nan) for m in per_model]
+        )
+    return stacked
+
+
+# --------------------------------------------------------------------------- reading the records
+
+#: The columns of :func:`nme_table` (metric -> header); all are shown x 100.
+NME_COLUMNS = {
+    "nme": "NME",
+    "nme_visible": "NME visible",
+    "nme_occluded": "NME occluded",
+    f"auc_{AUC_THRESHOLD}": f"AUC@{AUC_THRESHOLD}",
+    "failure_0.08": "FR@0.08",
+    "failure_0.10": "FR@0.10",
+}
+
+
+def nme_table(
+    runs: Iterable[str | Path],
+    order: Sequence[str] | None = None,
+    columns: dict[str, str] = NME_COLUMNS,
+    digits: int = 2,
+) -> pd.DataFrame:
+    """Mean ± 95% interval over seeds (Student t) of each setting's metrics, in percent (NME in
+    % of the inter-ocular distance, the paper's x 10^-2; AUC and failure rates in %)."""
+    frame = results.load_metrics(runs)
+    scaled = frame.assign(**{c: 100 * frame[c] for c in columns}).rename(columns=columns)
+    return report.seed_summary(scaled, list(columns.values()), digits=digits, order=order)
+
+
+def occlusion_table(
+    runs: Iterable[str | Path], order: Sequence[str] | None = None, digits: int = 3
+) -> pd.DataFrame:
+    """The distillation module's occlusion probability at occluded and visible landmarks and
+    the per-face gap (:func:`occlusion_statistics`), mean ± 95% interval over seeds; settings
+    without a distillation module are left out."""
+    frame = results.load_metrics(runs)
+    columns = {
+        "occlusion_prob_occluded": "P at occluded",
+        "occlusion_prob_visible": "P at visible",
+        "occlusion_gap": "gap (occluded - visible)",
+    }
+    if "occlusion_gap" not in frame:
+        return pd.DataFrame(columns=[*columns.values(), "seeds"])
+    frame = frame[frame["occlusion_gap"].notna()].rename(columns=columns)
+    return report.seed_summary(frame, list(columns.values()), digits=digits, order=order)
+
+
+def describe_occlusion_gap(runs: Iterable[str | Path], order: Sequence[str] | None = None) -> str:
+    """Sentences on whether each setting's occlusion map is higher at occluded landmarks, worded
+    by where the seed interval of the mean gap lies."""
+    frame = results.load_metrics(runs)
+    if "occlusion_gap" not in frame:
+        return ""
+    intervals = report.seed_intervals(frame[frame["occlusion_gap"].notna()], "occlusion_gap")
+    intervals = intervals.set_index("setting")
+    lines = []
+    for name in [s for s in (order or intervals.index) if s in intervals.index]:
+        row = intervals.loc[name]
+        span = f"gap {row['mean']:+.3f}"
+        if not np.isfinite(row["low"]):
+            lines.append(f"- {name}: {span} (one seed, no interval).")
+            continue
+        span += f", 95% interval {row['low']:+.3f} to {row['high']:+.3f} over {int(row['n'])} seeds"
+        if row["low"] > 0:
+            verdict = "higher at occluded landmarks"
+        elif row["high"] < 0:
+            verdict = "lower at occluded landmarks"
+        else:
+            verdict = "no difference resolved"
+        lines.append(f"- {name}: {verdict} ({span}).")
+    return "\n".join(lines)
+
+
+def part_table(
+    runs: Iterable[str | Path], order: Sequence[str] | None = None, digits: int = 2
+) -> pd.DataFrame:
+    """NME (%) per facial part, mean ± 95% interval over seeds."""
+    return nme_table(runs, order, {f"nme_{part}": part for part in FACE68_PARTS}, digits)
+
+
+def paired_nme(
+    runs: Iterable[str | Path],
+    against: str,
+    columns: Sequence[str] = ("nme", "nme_occluded"),
+    order: Sequence[str] | None = None,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """NME differences (setting - ``against``, in % of the inter-ocular distance) on the same
+    test faces, with a paired bootstrap interval over test faces and an interval over seeds
+    (:func:`studylib.compare.paired_differences`, which says what each interval covers)."""
+    frame = results.load_csvs(runs, "per_sample.csv")
+    scores = frame.assign(**{column: 100 * frame[column] for column in columns})
+    return compare.paired_differences(scores, against, columns, order, confidence)
+
+
+#: How :func:`studylib.compare.describe` words an NME difference.
+NME_WORDING = dict(better="lower", unit="points of NME", digits=2)
+
+
+def ced_curves(
+    runs: Iterable[str | Path], column: str = "nme", max_error: float = 0.2, num: int = 201
+) -> pd.DataFrame:
+    """Each setting's CED curve: at each threshold, the fraction of test faces at or below it,
+    the mean of the seeds' curves (the same as pooling the seeds' faces, as every seed has the
+    same test faces). Columns setting, threshold, fraction, seeds."""
+    frame = results.load_csvs(runs, "per_sample.csv")
+    curves = []
+    for setting, rows in frame.groupby("setting", sort=False):
+        per_seed = [ced(seed_rows[column], max_error, num) for _, seed_rows in rows.groupby("seed")]
+        thresholds = per_seed[0][0]
+        fraction = np.mean([f for _, f in per_seed], axis=0)
+        curves.append(
+            pd.DataFrame(
+                {
+                    "setting": setting,
+                    "threshold": thresholds,
+                    "fraction": fraction,
+                    "seeds": len(per_seed),
+                }
+            )
+        )
+    return pd.concat(curves, ignore_index=True)
+
+
+def learning_curves(runs: Iterable[str | Path]) -> pd.DataFrame:
+    """Every run's ``history.csv`` with its keys, the NME columns in % (for
+    :func:`studylib.plots.plot_learning_curves`)."""
+    history = results.load_csvs(runs, "history.csv")
+    columns = [c for c in history.columns if c.startswith("nme")]
+    return history.assign(**{c: 100 * history[c] for c in columns})
+
+
+def nme_intervals(runs: Iterable[str | Path], column: str = "nme") -> pd.DataFrame:
+    """Numeric mean, low, high (in %) of a metric per setting, for :func:`plots.plot_intervals`."""
+    frame = results.load_metrics(runs)
+    return report.seed_intervals(frame.assign(**{column: 100 * frame[column]}), column)
+
+
+def beats_mean_shape(runs: Iterable[str | Path], order: Sequence[str] | None = None) -> str:
+    """A sentence per setting: is its NME's seed interval below the mean shape's NME?"""
+    frame = results.load_metrics(runs)
+    floor = 100 * float(frame["nme_mean_shape"].iloc[0])
+    intervals = nme_intervals(runs).set_index("setting")
+    names = [s for s in (order or intervals.index) if s in intervals.index]
+    below = [s for s in names if _upper(intervals.loc[s]) < floor]
+    rest = [s for s in names if s not in below]
+    text = (
+        f"Predicting the training set's mean shape for every test face scores an NME of "
+        f"{floor:.2f}%. "
+    )
+    if below:
+        text += (
+            f"Below it (the upper end of the 95% seed interval, or with one seed the NME itself, "
+            f"is lower): {', '.join(below)}. "
+        )
+    if rest:
+        text += f"Not resolved below it: {', '.join(rest)}."
+    return text.strip()
+
+
+def _upper(row: pd.Series) -> float:
+    return row["high"] if np.isfinite(row["high"]) else row["mean"]
+
+
+def claims_reading(
+    runs: dict[str, list[Path]],
+    comparisons: dict[str, pd.DataFrame],
+    parameters: pd.DataFrame | None = None,
+) -> str:
+    """The evidence of these records on the face paper's claims 6-10, as Markdown sentences
+    computed from the comparisons (:func:`paired_nme`, keyed by the setting compared against)
+    and a :func:`parameter_table`; a comparison whose settings were not run is left out."""
+
+    def sentences(against: str, settings: Iterable[str], columns=("nme",)) -> list[str]:
+        return compare.sentences(comparisons.get(against), settings, columns, **NME_WORDING)
+
+    names = list(runs)
+    ratios = [n for n in names if n.startswith("adm-r") and not n.endswith("-avg")]
+    pooled = [n for n in names if n.endswith("-avg")]
+    orders = [n for n in names if n in ATTENTION_ORDERS]
+    parts = {
+        "Claim 6, the attentioned distillation module lowers NME over ODN (all landmarks, "
+        "then occluded ones)": sentences("odn", ratios[:1], ("nme", "nme_occluded")),
+        "Claim 7, r = 8 is the best of {8, 16, 32, 64}": sentences(
+            "adm-r8", [n for n in ratios if n != "adm-r8"]
+        ),
+        "Claim 8, channel then spatial is the best order": sentences(
+            "channel-spatial", [n for n in orders if n != "channel-spatial"]
+        ),
+        "Claim 9, adding max-pooling to average-pooling in the channel gate helps (the "
+        "average-pooled gate against the paper's)": sentences("adm-r8", pooled),
+    }
+    if parameters is not None and {"odn"} <= set(parameters.index):
+        odn = parameters.loc["odn"]
+        lines = [
+            f"- {name}: {row['distillation']:,} distillation-module parameters against ODN's "
+            f"{odn['distillation']:,} ({_relative(row['distillation'], odn['distillation'])}); "
+            f"{row['total']:,} in total against {odn['total']:,} "
+            f"({_relative(row['total'], odn['total'])})."
+            for name, row in parameters.iterrows()
+            if name in ratios or name == "channel-spatial"
+        ]
+        parts[
+            "Claim 10, the change reduces the number of parameters against ODN (exact counts; "
+            "our ODN pathway is a reconstruction)"
+        ] = lines
+    return "\n\n".join(
+        f"**{title}.**\n\n" + "\n".join(lines) for title, lines in parts.items() if lines
+    )
+
+
+def _relative(value: int, reference: int) -> str:
+    change = 100 * (value - reference) / reference
+    return f"{abs(change):.1f}% {'fewer' if change < 0 else 'more'}"

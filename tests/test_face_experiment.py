@@ -1,0 +1,259 @@
+"""The face experiment: its config, one run end to end, the loss, the metrics, flipping, and the
+analyses that read its records."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from studylib import compare, face, results
+from studylib.config import ATTENTION_ORDERS, FACE_VARIANTS, FaceConfig
+from studylib.data.augment import NO_AUGMENT, AugmentConfig, augment
+from studylib.data.keypoints import FACE68, flip_joints
+from studylib.models.attention import CBAM
+from studylib.models.landmark import VARIANTS
+from studylib.train import flush_denormals
+
+#: A run small enough for a unit test (about a second on a CPU).
+TINY = dict(num_train=32, num_test=8, epochs=1, width=8, rank=16, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    """(train, test) synthetic faces of the smoke profile (cached for the session)."""
+    return face.load_face_data(FaceConfig.from_profile("smoke"))
+
+
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        (dict(attention_order="spatial-first"), ValueError, "attention_order must be one of"),
+        (dict(reduction_ratio=3), ValueError, "does not divide the 64 channels"),
+        (dict(reduction_ratio=0), ValueError, "reduction_ratio must be > 0"),
+        (dict(reduction_ratio=8.0), TypeError, "reduction_ratio must be int"),
+        (dict(variant="vit"), ValueError, "variant must be one of"),
+        (dict(dataset="lsp"), ValueError, "dataset must be one of"),
+        (dict(epochs="10"), TypeError, "epochs must be int"),
+        (dict(amp=1), TypeError, "amp must be bool"),
+        (dict(alpha=-1e-4), ValueError, "alpha must be >= 0"),
+        (dict(image_size=72), ValueError, "multiple of the trunk's total stride 16"),
+        (dict(layer4_stride=3), ValueError, "layer4_stride must be one of"),
+        (dict(channel_pooling=("avg", "avg")), ValueError, "channel_pooling must be"),
+        (dict(channel_pooling=("min",)), ValueError, "channel_pooling must be"),
+        (dict(low_rank_input="max"), ValueError, "low_rank_input must be one of"),
+        (dict(pretrained="resnet18.pth"), ValueError, "width 64"),
+        (dict(synth={"occlusion": 9.0}), ValueError, "occlusion must be in"),
+        (dict(synth={"fog": 1.0}), ValueError, "synth: .*fog"),
+        (dict(augment={"scale": 2.0}), ValueError, "augment scale"),
+        (dict(depth=18), ValueError, "unknown FaceConfig parameter"),
+    ],
+)
+def test_bad_parameters_are_named(overrides, error, message):
+    with pytest.raises(error, match=message):
+        FaceConfig.from_profile("smoke", **overrides)
+
+
+def test_profiles_overrides_and_choices():
+    config = FaceConfig.from_profile("quick", epochs=3, width=None, channel_pooling=["avg"])
+    assert config.epochs == 3 and config.width == FaceConfig.from_profile("quick").width
+    assert config.channel_pooling == ("avg",)  # a papermill list becomes a tuple
+    full = FaceConfig.from_profile("full")
+    assert (full.image_size, full.width, full.layer4_stride) == (224, 64, 2)  # the paper's scale
+    assert FACE_VARIANTS == VARIANTS and ATTENTION_ORDERS == CBAM.ORDERS
+
+
+def test_settings_of_the_two_ablations():
+    ratios = face.reduction_ratio_settings((8, 16), pooling_ablation=True)
+    assert list(ratios) == ["resnet", "odn", "adm-r8", "adm-r16", "adm-r8-avg"]
+    assert ratios["adm-r16"]["reduction_ratio"] == 16
+    assert ratios["adm-r8-avg"]["channel_pooling"] == ("avg",)
+    orders = face.attention_order_settings(reduction_ratio=16)
+    assert list(orders) == list(ATTENTION_ORDERS)
+    assert {o["reduction_ratio"] for o in orders.values()} == {16}
+    with pytest.raises(ValueError, match="orders must be"):
+        face.attention_order_settings(["channel-first"])
+
+
+def test_run_writes_a_complete_record_and_is_skipped_the_second_time(tmp_path, monkeypatch):
+    config = FaceConfig.from_profile("smoke", **TINY)
+    folder = face.run_face(config, tmp_path, "reduction_ratio", "adm-r8", progress=False)
+    assert folder == tmp_path / "reduction_ratio" / "synthetic" / "adm-r8" / "seed0"
+    for name in results.RECORD_FILES:
+        assert (folder / name).is_file(), name
+    metrics = json.loads((folder / "metrics.json").read_text())
+    for key in ("nme", "nme_visible", "nme_occluded", "auc_0.08", "failure_0.08"):
+        assert np.isfinite(metrics[key]), key
+    for part in ("jaw", "brows", "nose", "eyes", "mouth"):
+        assert np.isfinite(metrics[f"nme_{part}"])
+    model = face.build_model(config)
+    assert metrics["parameters"] == sum(p.numel() for p in model.parameters())
+    assert sum(metrics["module_parameters"].values()) == metrics["parameters"]
+    assert metrics["module_parameters"]["distillation"] > 0
+    per_sample = pd.read_csv(folder / "per_sample.csv")
+    assert len(per_sample) == config.num_test
+    assert per_sample.columns[:4].tolist() == ["sample", "nme", "nme_visible", "nme_occluded"]
+    assert len(per_sample.columns) < 15  # no per-landmark columns
+    assert np.isclose(per_sample["nme"].mean(), metrics["nme"])
+    assert "occlusion_gap" in per_sample and "occlusion_prob_occluded" in metrics
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(face, "fit", no_training)
+    assert face.run_face(config, tmp_path, "reduction_ratio", "adm-r8") == folder
+    with pytest.raises(AssertionError, match="trained again"):
+        face.run_face(config.replace(epochs=2), tmp_path, "reduction_ratio", "adm-r8")
+
+
+@pytest.mark.parametrize("variant", ["resnet", "adm"])
+def test_the_loss_decreases_over_a_few_steps(faces, variant):
+    train, _ = faces
+    config = FaceConfig.from_profile("smoke", variant=variant, width=8, rank=16)
+    torch.manual_seed(0)
+    model = face.build_model(config)
+    face.init_mean_shape(model, train)
+    task = face.FaceTask(torch.from_numpy(FACE68.flip_permutation()), 64, NO_AUGMENT)
+    batch = {
+        "images": torch.from_numpy(train.images[:16]),
+        "joints": torch.from_numpy(train.joints[:16]),
+        "valid": torch.from_numpy(train.valid[:16]),
+    }
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+    generator = torch.Generator().manual_seed(0)
+    model.train()
+    losses = []
+    for _ in range(25):
+        loss = task.loss(model, batch, generator)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert np.mean(losses[-5:]) < 0.5 * np.mean(losses[:3]), losses
+
+
+def test_perfect_and_shifted_predictions(faces):
+    _, test = faces
+    metrics, per_sample = face.face_metrics(test.joints.copy(), test)
+    assert metrics["nme"] == 0 and metrics["nme_visible"] == 0 and metrics["nme_occluded"] == 0
+    assert metrics["failure_0.08"] == 0 and metrics["auc_0.08"] == pytest.approx(1.0, abs=1e-3)
+    assert (per_sample["nme"] == 0).all()
+    shift = 1.5  # pixels, every landmark to the right
+    shifted, per_sample = face.face_metrics(test.joints + [shift, 0.0], test)
+    expected = shift / test.norms["interocular"]
+    np.testing.assert_allclose(per_sample["nme"], expected, rtol=1e-5)
+    np.testing.assert_allclose(per_sample["nme_eyes"], expected, rtol=1e-5)
+    assert shifted["nme"] == pytest.approx(expected.mean(), rel=1e-5)
+
+
+def test_occluded_nme_counts_only_occluded_landmarks(faces):
+    _, test = faces
+    pred = test.joints.copy()
+    pred[test.occluded] += 3.0  # wrong on the occluded landmarks only
+    metrics, per_sample = face.face_metrics(pred, test)
+    assert test.occluded.any()
+    assert metrics["nme_visible"] == 0 and metrics["nme_occluded"] > 0
+    no_occluded = ~test.occluded.any(axis=1)
+    assert per_sample.loc[no_occluded, "nme_occluded"].isna().all()
+
+
+class _HalfOccluded(torch.nn.Module):
+    """A stand-in model whose occlusion map is 1 on the image's left half and 0 on the right."""
+
+    def forward(self, images):
+        occlusion = torch.zeros(len(images), 1, 4, 4)
+        occlusion[..., :2] = 1.0
+        return SimpleNamespace(occlusion=occlusion)
+
+
+def test_occlusion_statistics_read_the_map_at_the_landmarks(faces):
+    _, test = faces
+    statistics, gap = face.occlusion_statistics(_HalfOccluded(), test, torch.device("cpu"))
+    left = test.joints[..., 0] < 31.5  # cells 0 and 1 of 4 cover x < 31.5 in 64 px
+    visible, occluded = test.valid & ~test.occluded, test.valid & test.occluded
+    assert statistics["occlusion_prob_occluded"] == pytest.approx(left[occluded].mean())
+    assert statistics["occlusion_prob_visible"] == pytest.approx(left[visible].mean())
+    has_both = occluded.any(axis=1) & visible.any(axis=1)
+    assert np.isfinite(gap[has_both]).all() and np.isnan(gap[~has_both]).all()
+    i = int(np.flatnonzero(has_both)[0])
+    assert gap[i] == pytest.approx(left[i][occluded[i]].mean() - left[i][visible[i]].mean())
+
+
+def test_flip_keeps_landmark_semantics(faces):
+    train, _ = faces
+    joints = train.joints[:16]
+    permutation = FACE68.flip_permutation()
+    twice = flip_joints(flip_joints(joints, 64, FACE68), 64, FACE68)
+    np.testing.assert_allclose(twice, joints, atol=1e-5)
+    assert (permutation[permutation] == np.arange(68)).all()
+
+    images = torch.from_numpy(train.images[:16]).permute(0, 3, 1, 2).float() / 255
+    flip_only = AugmentConfig(scale=0.0, rotation=0.0, rotation_prob=0.0, flip=True, color=0.0)
+    out_images, out_joints, _ = augment(
+        images,
+        torch.from_numpy(joints),
+        torch.ones(16, 68, dtype=torch.bool),
+        flip_only,
+        torch.from_numpy(permutation),
+        torch.Generator().manual_seed(1),
+    )
+    flipped = torch.isclose(out_images, images.flip(-1), atol=1e-5).flatten(1).all(dim=1).numpy()
+    assert 0 < flipped.sum() < 16  # some of each
+    expected = np.where(flipped[:, None, None], flip_joints(joints, 64, FACE68), joints)
+    np.testing.assert_allclose(out_joints.numpy(), expected, atol=1e-4)
+    # Semantics: the landmark named as the subject's right outer eye corner (36) stays on the image
+    # left of 45 in every face, flipped or not (without the permutation, flipped faces would
+    # swap them).
+    outer = face.FACE68_PARTS["eyes"][0]
+    assert (out_joints[:, outer, 0] < out_joints[:, outer + 9, 0]).all()
+
+
+def test_parameter_counts_and_paired_comparisons(tmp_path, faces):
+    base = FaceConfig.from_profile("smoke", width=8)
+    counts = face.parameter_table(face.configs(base, face.reduction_ratio_settings((8, 64))))
+    assert (counts.drop(columns="total").sum(axis=1) == counts["total"]).all()
+    assert counts.loc["adm-r8", "distillation"] < counts.loc["odn", "distillation"]
+    assert counts.loc["adm-r64", "distillation"] < counts.loc["adm-r8", "distillation"]
+
+    rng = np.random.default_rng(0)
+    errors = rng.uniform(0.05, 0.15, size=100)
+    for setting, offset in (("adm-r8", 0.0), ("worse", 0.02), ("same", 0.0)):
+        for seed in (0, 1, 2):
+            per_sample = pd.DataFrame(
+                {
+                    "sample": np.arange(100),
+                    "nme": errors + offset + rng.normal(0, 1e-3, 100),
+                    "nme_occluded": errors + offset,
+                }
+            )
+            folder = results.run_dir(tmp_path, "reduction_ratio", "synthetic", setting, seed)
+            metrics = {"nme": float(per_sample["nme"].mean()), "nme_mean_shape": 0.3}
+            results.write_record(folder, {"seed": seed}, metrics, pd.DataFrame(), per_sample, {})
+    runs = results.runs_by_setting(tmp_path, "reduction_ratio", order=["adm-r8", "worse", "same"])
+    assert list(runs) == ["adm-r8", "worse", "same"]
+    all_runs = [f for folders in runs.values() for f in folders]
+    differences = face.paired_nme(all_runs, "adm-r8")
+    rows = differences.set_index(["setting", "column"], drop=False)
+    worse = rows.loc[("worse", "nme")]
+    assert worse["difference"] == pytest.approx(2.0, abs=0.1)  # in NME points (%)
+    assert worse["low"] > 0 and worse["seed_low"] > 0 and worse["seeds"] == 3
+    sentence = compare.describe(worse, **face.NME_WORDING)
+    assert "higher (worse)" in sentence and "excludes 0 too" in sentence
+    same = compare.describe(rows.loc[("same", "nme")], **face.NME_WORDING)
+    assert "no difference resolved" in same
+    assert compare.verdict(worse, expected=1) == "replicated"
+    assert compare.verdict(worse, expected=-1) == "contradicted"
+    assert compare.verdict(rows.loc[("same", "nme")], expected=-1) == "inconclusive"
+    table = compare.difference_table(differences, digits=2)
+    assert table.loc["worse", "nme"].startswith("+2.0")
+    assert "Below it" in face.beats_mean_shape(all_runs)
+
+
+def test_flushing_subnormals_is_undone_after_the_block():
+    tiny = torch.tensor([1e-310], dtype=torch.float64)
+    assert (tiny * 1.0).item() != 0
+    with flush_denormals():
+        assert (tiny * 1.0).item() == 0
+    assert (tiny * 1.0).item() != 0  # left on, it breaks IEEE-754 code elsewhere in the process
