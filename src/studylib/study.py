@@ -31,7 +31,9 @@ from studylib.results import project_root
 
 #: The experiment notebooks in stages: a stage starts when the previous one has finished, and
 #: its notebooks (longest first) share the lanes.
-STAGES: tuple[tuple[str, ...], ...] = (("freezing_phases", "pose_baseline"),)
+STAGES: tuple[tuple[str, ...], ...] = (
+    ("freezing_phases", "reduction_ratio", "attention_order", "pose_baseline"),
+)
 NOTEBOOKS = tuple(name for stage in STAGES for name in stage)
 
 
@@ -63,8 +65,11 @@ def run_notebook(
         print(f"[study] {name} failed; its partly executed copy is {running}", file=sys.stderr)
         raise
     os.replace(running, target)
-    print(f"[study] {name} done in {time.perf_counter() - started:.0f} s -> "
-          f"{target.relative_to(root)}", flush=True)
+    print(
+        f"[study] {name} done in {time.perf_counter() - started:.0f} s -> "
+        f"{target.relative_to(root)}",
+        flush=True,
+    )
     return target
 
 
