@@ -115,6 +115,35 @@ def plot_intervals(
     return ax
 
 
+def plot_robustness(
+    intervals: pd.DataFrame,
+    ylabel: str,
+    order: Sequence[str] | None = None,
+    training: dict[str, float] | None = None,
+) -> plt.Figure:
+    """One panel per knob: each setting's metric against the knob's level, the mean over seeds
+    with its 95% interval as a band (from :func:`studylib.robustness.curve_intervals`); a dotted
+    line at each knob's training level (``training``)."""
+    knobs = list(dict.fromkeys(intervals["knob"]))
+    fig, axes = plt.subplots(1, len(knobs), figsize=(3.6 * len(knobs), 3.2), squeeze=False)
+    present = list(dict.fromkeys(intervals["setting"]))
+    settings = [s for s in (order or present) if s in present]
+    for ax, knob in zip(axes[0], knobs):
+        for setting, colour in zip(settings, sns.color_palette("deep", len(settings))):
+            rows = intervals[(intervals["knob"] == knob) & (intervals["setting"] == setting)]
+            rows = rows.sort_values("level")
+            ax.plot(rows["level"], rows["mean"], "o-", color=colour, label=setting, ms=4)
+            ax.fill_between(rows["level"], rows["low"], rows["high"], color=colour, alpha=0.2)
+        if training and knob in training:
+            ax.axvline(training[knob], color="grey", ls=":", lw=0.8)
+        ax.set_xlabel(knob)
+        ax.set_title(knob, fontsize=10)
+    axes[0, 0].set_ylabel(ylabel)
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 # ---- ACNN figures
 
 

@@ -372,7 +372,16 @@ def load_run_model(folder: str | Path) -> tuple[StackedHourglass, PoseConfig]:
 
 
 def per_sample_pckh(runs: Iterable[str | Path], threshold: float = 0.5) -> pd.DataFrame:
-    """Each run's per-test-sample share of every Table-1 column (Head ... Total).
+    """Each run's per-test-sample share of every Table-1 column (Head ... Total), from its
+    ``per_sample.csv`` (:func:`pckh_shares`)."""
+    return pckh_shares(results.load_csvs(runs, "per_sample.csv"), threshold)
+
+
+def pckh_shares(
+    frame: pd.DataFrame, threshold: float = 0.5, keys: Sequence[str] = ("setting", "seed")
+) -> pd.DataFrame:
+    """Per-sample shares of every Table-1 column for per-sample errors (``err_<joint>`` in
+    pixels, NaN where not scored, and ``norm_head``), one evaluation per value of ``keys``.
 
     The scores are scaled so that their mean over the test samples is exactly the column's PCKh:
     a group is the plain mean of its joints' PCKh (MPII), so a sample scores the mean over the
@@ -380,17 +389,16 @@ def per_sample_pckh(runs: Iterable[str | Path], threshold: float = 0.5) -> pd.Da
     scores 100 * (its correct joints) * N / (all scored joints). Settings scored on the same test
     images can then be compared sample by sample (:func:`paired_pckh`).
     """
-    frame = results.load_csvs(runs, "per_sample.csv")
     names = [c[len("err_") :] for c in frame.columns if c.startswith("err_")]
     total_joints = sorted({j for joints in MPII_TABLE_GROUPS.values() for j in joints})
     out = []
-    for (setting, seed), run in frame.groupby(["setting", "seed"], sort=False):
+    for key, run in frame.groupby(list(keys), sort=False):
         errors = run[[f"err_{name}" for name in names]].to_numpy(float)
         scored = np.isfinite(errors)
         norm = run["norm_head"].to_numpy(float)[:, None]
         correct = scored & (np.nan_to_num(errors / norm, nan=np.inf) <= threshold)
         counts, n = scored.sum(axis=0), len(run)
-        scores = {"setting": setting, "seed": seed, "sample": run["sample"].to_numpy()}
+        scores = {**dict(zip(keys, key)), "sample": run["sample"].to_numpy()}
         for column, joints in MPII_TABLE_GROUPS.items():
             joints = [j for j in joints if counts[j] > 0]
             scores[column] = (
