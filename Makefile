@@ -2,6 +2,8 @@
 #
 #   make study   set up, run every experiment notebook at the quick profile, build the book
 #   make test    set up, unit tests, every notebook at the smoke profile (nbval), strict book build
+#   make study-real STUDYLIB_DATA=/path/to/data
+#                the three ablations on LSP/LSPET and 300-W, and the MPII evaluation check
 #
 # Both create their own virtual environment (.venv) on first use.
 
@@ -17,7 +19,7 @@ TORCH_SPEC ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch==2.13.0,torc
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 RESUME ?=
 
-.PHONY: study test unit notebooks refresh-notebooks book clean-build lint
+.PHONY: study study-real test unit notebooks refresh-notebooks book clean-build lint
 .DEFAULT_GOAL := test
 
 $(VENV)/.installed: pyproject.toml
@@ -29,6 +31,13 @@ $(VENV)/.installed: pyproject.toml
 
 study: $(VENV)/.installed
 	$(PY) -m studylib.study --profile $(PROFILE) $(if $(RESUME),--resume)
+	$(MAKE) --no-print-directory book
+	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+study-real: $(VENV)/.installed
+	@test -n "$(STUDYLIB_DATA)" || { echo "set STUDYLIB_DATA to the real-data folder"; exit 2; }
+	STUDYLIB_DATA="$(STUDYLIB_DATA)" $(PY) -m studylib.study --profile $(PROFILE) --real \
+	  $(if $(RESUME),--resume)
 	$(MAKE) --no-print-directory book
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 

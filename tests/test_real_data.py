@@ -33,6 +33,7 @@ from studylib.data.real import (
     coco_visibility,
     crop_image,
     data_root,
+    evaluation_check,
     load,
     load_300w,
     load_cofw,
@@ -51,6 +52,7 @@ from studylib.data.real import (
     read_mpii_gt,
     read_mpii_json,
     read_pts,
+    standard_mpii_evaluation,
 )
 
 DATA_ROOT = Path(
@@ -548,61 +550,11 @@ def test_mpii_gt_mat_malformed_errors(tmp_path):
         read_mpii_gt(path)
 
 
-def hrnet_mpii_evaluate(gt_dict: dict, pos_pred_src: np.ndarray, threshold: float = 0.5):
-    """A faithful port of the standard MPII evaluation (``MPIIDataset.evaluate`` of HRNet, from
-    the stacked-hourglass code): returns (name -> value, per-joint PCKh)."""
-    SC_BIAS = 0.6  # noqa: N806 - the original's name
-    dataset_joints = gt_dict["dataset_joints"]
-    jnt_missing = gt_dict["jnt_missing"]
-    pos_gt_src = gt_dict["pos_gt_src"]
-    headboxes_src = gt_dict["headboxes_src"]
-
-    def joint(name):
-        return np.where(dataset_joints == name)[1][0]
-
-    head = joint("head")
-    lsho, lelb, lwri = joint("lsho"), joint("lelb"), joint("lwri")
-    lhip, lkne, lank = joint("lhip"), joint("lkne"), joint("lank")
-    rsho, relb, rwri = joint("rsho"), joint("relb"), joint("rwri")
-    rhip, rkne, rank = joint("rhip"), joint("rkne"), joint("rank")
-
-    jnt_visible = 1 - jnt_missing
-    uv_error = pos_pred_src - pos_gt_src
-    uv_err = np.linalg.norm(uv_error, axis=1)
-    headsizes = headboxes_src[1, :, :] - headboxes_src[0, :, :]
-    headsizes = np.linalg.norm(headsizes, axis=0)
-    headsizes *= SC_BIAS
-    scale = np.multiply(headsizes, np.ones((len(uv_err), 1)))
-    scaled_uv_err = np.divide(uv_err, scale)
-    scaled_uv_err = np.multiply(scaled_uv_err, jnt_visible)
-    jnt_count = np.sum(jnt_visible, axis=1)
-    less_than_threshold = np.multiply((scaled_uv_err <= threshold), jnt_visible)
-    pckh = np.divide(100.0 * np.sum(less_than_threshold, axis=1), jnt_count)
-    per_joint = np.array(pckh)
-
-    pckh = np.ma.array(pckh, mask=False)
-    pckh.mask[6:8] = True
-    jnt_count = np.ma.array(jnt_count, mask=False)
-    jnt_count.mask[6:8] = True
-    jnt_ratio = jnt_count / np.sum(jnt_count).astype(np.float64)
-    table = {
-        "Head": pckh[head],
-        "Shoulder": 0.5 * (pckh[lsho] + pckh[rsho]),
-        "Elbow": 0.5 * (pckh[lelb] + pckh[relb]),
-        "Wrist": 0.5 * (pckh[lwri] + pckh[rwri]),
-        "Hip": 0.5 * (pckh[lhip] + pckh[rhip]),
-        "Knee": 0.5 * (pckh[lkne] + pckh[rkne]),
-        "Ankle": 0.5 * (pckh[lank] + pckh[rank]),
-        "Mean": np.sum(pckh * jnt_ratio),
-    }
-    return {key: float(value) for key, value in table.items()}, per_joint
-
-
 def test_mpii_reference_pckh_matches_the_standard_evaluation():
     root = require("mpii")
     mat_path = root / "mpii" / "valid_gt.mat"
     gt_dict = scipy.io.loadmat(mat_path)
-    official, official_per_joint = hrnet_mpii_evaluate(gt_dict, gt_dict["pos_pred_src"])
+    official, official_per_joint = standard_mpii_evaluation(gt_dict, gt_dict["pos_pred_src"])
     result = mpii_prediction_pckh(mat_path)
     row = mpii_reference_pckh(mat_path)
     assert list(row) == ["Head", "Sho.", "Elb.", "Wri.", "Hip", "Kne.", "Ank.", "Total"]
@@ -632,6 +584,9 @@ def test_mpii_reference_pckh_matches_the_standard_evaluation():
     # matters (both arrays are MATLAB 1-based).
     assert 75 < row["Total"] < 95
     gt = read_mpii_gt(mat_path)
+    check = evaluation_check(mat_path)
+    assert check["max_per_joint_difference"] < 1e-6 and check["people"] == gt.joints.shape[0]
+    assert check["table_ours"]["Total"] == pytest.approx(official["Mean"], abs=1e-6)
     for shift in (-1.0, 1.0):
         shifted = metrics.pckh(gt.predictions + shift, gt.joints, ~gt.missing, gt.head_sizes)
         assert abs(metrics.mpii_table(shifted)["Total"] - row["Total"]) < 0.1

@@ -3,6 +3,7 @@
     python -m studylib.study --profile quick            # what `make study` runs
     python -m studylib.study --profile full --only freezing_phases
     python -m studylib.study --resume                   # finish only the runs without a record
+    STUDYLIB_DATA=/data python -m studylib.study --real # the ablations on LSP and 300-W
 
 Each notebook runs from ``notebooks/`` with ``profile`` (and ``force``) injected; its executed copy
 is moved to ``results/executed/<profile>/<name>.ipynb`` once it has finished (a failed
@@ -10,6 +11,11 @@ notebook's partial copy stays in ``_build/running/``, so a committed copy is nev
 half-run one). By default every run is trained again (``force=True``): the study command
 re-runs the study. ``--resume`` keeps runs whose record already holds the same config, for
 finishing a sweep that died half-way.
+
+``--real`` runs the three ablations on real data instead (:data:`REAL`: the freezing phases on
+LSP/LSPET, both face ablations on 300-W), found through ``STUDYLIB_DATA``, and first writes the
+MPII evaluation check (``results/mpii_check/valid_gt.json``) when the MPII ground truth is there.
+Their executed copies are ``results/executed/<profile>/<name>-<dataset>.ipynb``.
 
 Notebooks of one stage are independent and run side by side in ``--lanes`` kernels (default:
 two on a CPU, one on a GPU). On a CPU each kernel then uses one thread: the study's models are
@@ -33,25 +39,36 @@ from studylib.results import project_root
 #: its notebooks (longest first) share the lanes.
 STAGES: tuple[tuple[str, ...], ...] = (
     ("freezing_phases", "reduction_ratio", "attention_order", "pose_baseline"),
+    ("robustness",),  # scores the models the first stage trained
 )
 NOTEBOOKS = tuple(name for stage in STAGES for name in stage)
+#: The real-data runs: notebook -> (dataset, parameters beyond the profile's). The test sizes are
+#: the whole test splits (LSP 1001-2000; the 330 HELEN test faces of 300-W).
+REAL: dict[str, tuple[str, dict]] = {
+    "freezing_phases": ("lsp", {"num_test": 1000}),
+    "reduction_ratio": ("300w", {"num_test": 330}),
+    "attention_order": ("300w", {"num_test": 330}),
+}
 
 
 def run_notebook(
     name: str, profile: str, force: bool, root: Path, extra: dict | None = None
 ) -> Path:
-    """Execute one notebook; its executed copy replaces the committed one only if it finished."""
+    """Execute one notebook; its executed copy replaces the committed one only if it finished.
+    A ``dataset`` other than the synthetic one is added to the copy's name."""
     import papermill
 
     source = root / "notebooks" / f"{name}.ipynb"
     if not source.is_file():
         raise FileNotFoundError(f"{source}: no such notebook; known: {', '.join(NOTEBOOKS)}")
-    target = root / "results" / "executed" / profile / f"{name}.ipynb"
-    running = root / "_build" / "running" / f"{profile}-{name}.ipynb"
+    dataset = (extra or {}).get("dataset", "synthetic")
+    label = name if dataset == "synthetic" else f"{name}-{dataset}"
+    target = root / "results" / "executed" / profile / f"{label}.ipynb"
+    running = root / "_build" / "running" / f"{profile}-{label}.ipynb"
     for folder in (target.parent, running.parent):
         folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    print(f"[study] {name} (profile {profile}) started", flush=True)
+    print(f"[study] {label} (profile {profile}) started", flush=True)
     try:
         papermill.execute_notebook(
             str(source),
@@ -62,7 +79,7 @@ def run_notebook(
             progress_bar=False,
         )
     except BaseException:
-        print(f"[study] {name} failed; its partly executed copy is {running}", file=sys.stderr)
+        print(f"[study] {label} failed; its partly executed copy is {running}", file=sys.stderr)
         raise
     os.replace(running, target)
     print(
@@ -71,6 +88,25 @@ def run_notebook(
         flush=True,
     )
     return target
+
+
+def write_mpii_check(root: Path) -> Path | None:
+    """The MPII evaluation check (:func:`studylib.data.real.evaluation_check`) as
+    ``results/mpii_check/valid_gt.json``, with provenance; None when MPII is not there."""
+    from studylib.data.real import available, evaluation_check
+    from studylib.data.real.root import source_path
+    from studylib.io import write_json
+    from studylib.results import git_commit, git_dirty
+
+    if not available("mpii"):
+        print("[study] no MPII ground truth under STUDYLIB_DATA: the MPII check is skipped")
+        return None
+    check = evaluation_check(source_path("mpii") / "valid_gt.mat")
+    check["provenance"] = {"git_commit": git_commit(), "git_dirty": git_dirty()}
+    path = root / "results" / "mpii_check" / "valid_gt.json"
+    write_json(path, check)
+    print(f"[study] MPII evaluation check -> {path.relative_to(root)}", flush=True)
+    return path
 
 
 def default_lanes() -> int:
@@ -89,6 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         "--resume", action="store_true", help="keep finished runs with the same config"
     )
     parser.add_argument("--lanes", type=int, default=None, help="notebooks run side by side")
+    parser.add_argument(
+        "--real", action="store_true", help="the ablations on LSP and 300-W (STUDYLIB_DATA)"
+    )
     args = parser.parse_args(argv)
     lanes = args.lanes or default_lanes()
     if lanes < 1:
@@ -97,11 +136,19 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the kernels
     root = project_root()
     total = time.perf_counter()
-    for stage in STAGES:
+    stages, extra = STAGES, {name: {} for name in NOTEBOOKS}
+    if args.real:
+        from studylib.data.real import data_root
+
+        data_root()  # a clear error now when STUDYLIB_DATA is not set
+        write_mpii_check(root)
+        stages = (tuple(REAL),)
+        extra = {name: {"dataset": dataset, **more} for name, (dataset, more) in REAL.items()}
+    for stage in stages:
         names = [n for n in stage if not args.only or n in args.only]
         with ThreadPoolExecutor(max_workers=lanes) as pool:
             futures = [
-                pool.submit(run_notebook, name, args.profile, not args.resume, root)
+                pool.submit(run_notebook, name, args.profile, not args.resume, root, extra[name])
                 for name in names
             ]
             failures = [f.exception() for f in futures if f.exception() is not None]

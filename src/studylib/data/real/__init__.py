@@ -59,11 +59,13 @@ from studylib.data.real.lsp import (
 from studylib.data.real.mpii import (
     MpiiAnnotations,
     MpiiGroundTruth,
+    evaluation_check,
     load_mpii_fixture,
     mpii_prediction_pckh,
     mpii_reference_pckh,
     read_mpii_gt,
     read_mpii_json,
+    standard_mpii_evaluation,
 )
 from studylib.data.real.root import (
     DATA_ENV,
@@ -101,6 +103,8 @@ def load(
 
 
 __all__ = [
+    "evaluation_check",
+    "standard_mpii_evaluation",
     "AFLW19",
     "AFLW19_FROM_21",
     "AFLW21",

@@ -203,6 +203,89 @@ def mpii_reference_pckh(mat_path: str | Path, threshold: float = 0.5) -> dict[st
     return metrics.mpii_table(mpii_prediction_pckh(mat_path, threshold))
 
 
+def standard_mpii_evaluation(
+    gt_dict: dict, pos_pred_src: np.ndarray, threshold: float = 0.5
+) -> tuple[dict[str, float], np.ndarray]:
+    """A literal port of the standard MPII evaluation script (``MPIIDataset.evaluate`` of HRNet,
+    itself from the stacked-hourglass code), kept as written so that :func:`evaluation_check`
+    can hold :func:`studylib.metrics.pckh` against it: returns (name -> value, per-joint PCKh)."""
+    SC_BIAS = 0.6  # noqa: N806 - the original's name
+    dataset_joints = gt_dict["dataset_joints"]
+    jnt_missing = gt_dict["jnt_missing"]
+    pos_gt_src = gt_dict["pos_gt_src"]
+    headboxes_src = gt_dict["headboxes_src"]
+
+    def joint(name):
+        return np.where(dataset_joints == name)[1][0]
+
+    head = joint("head")
+    lsho, lelb, lwri = joint("lsho"), joint("lelb"), joint("lwri")
+    lhip, lkne, lank = joint("lhip"), joint("lkne"), joint("lank")
+    rsho, relb, rwri = joint("rsho"), joint("relb"), joint("rwri")
+    rhip, rkne, rank = joint("rhip"), joint("rkne"), joint("rank")
+
+    jnt_visible = 1 - jnt_missing
+    uv_error = pos_pred_src - pos_gt_src
+    uv_err = np.linalg.norm(uv_error, axis=1)
+    headsizes = headboxes_src[1, :, :] - headboxes_src[0, :, :]
+    headsizes = np.linalg.norm(headsizes, axis=0)
+    headsizes *= SC_BIAS
+    scale = np.multiply(headsizes, np.ones((len(uv_err), 1)))
+    scaled_uv_err = np.divide(uv_err, scale)
+    scaled_uv_err = np.multiply(scaled_uv_err, jnt_visible)
+    jnt_count = np.sum(jnt_visible, axis=1)
+    less_than_threshold = np.multiply((scaled_uv_err <= threshold), jnt_visible)
+    pckh = np.divide(100.0 * np.sum(less_than_threshold, axis=1), jnt_count)
+    per_joint = np.array(pckh)
+
+    pckh = np.ma.array(pckh, mask=False)
+    pckh.mask[6:8] = True
+    jnt_count = np.ma.array(jnt_count, mask=False)
+    jnt_count.mask[6:8] = True
+    jnt_ratio = jnt_count / np.sum(jnt_count).astype(np.float64)
+    table = {
+        "Head": pckh[head],
+        "Shoulder": 0.5 * (pckh[lsho] + pckh[rsho]),
+        "Elbow": 0.5 * (pckh[lelb] + pckh[relb]),
+        "Wrist": 0.5 * (pckh[lwri] + pckh[rwri]),
+        "Hip": 0.5 * (pckh[lhip] + pckh[rhip]),
+        "Knee": 0.5 * (pckh[lkne] + pckh[rkne]),
+        "Ankle": 0.5 * (pckh[lank] + pckh[rank]),
+        "Mean": np.sum(pckh * jnt_ratio),
+    }
+    return {key: float(value) for key, value in table.items()}, per_joint
+
+
+def evaluation_check(mat_path: str | Path, threshold: float = 0.5) -> dict:
+    """PCKh of the predictions stored in an MPII ``.mat`` by :func:`studylib.metrics.pckh` and by
+    the standard script (:func:`standard_mpii_evaluation`), per joint and in the Table-1 groups.
+
+    The groups differ by definition in one place: the script's "Head" is the head top alone,
+    MPII's MATLAB table (and ours) averages the upper neck and the head top; both are given.
+    """
+    import scipy.io
+
+    path = Path(mat_path)
+    ours = mpii_prediction_pckh(path, threshold)
+    table = metrics.mpii_table(ours)
+    gt = scipy.io.loadmat(path)
+    official, official_per_joint = standard_mpii_evaluation(gt, gt["pos_pred_src"], threshold)
+    names = [str(n[0]) for n in gt["dataset_joints"][0]]
+    return {
+        "file": path.name,
+        "people": int(gt["pos_gt_src"].shape[-1]),
+        "threshold": threshold,
+        "joints": names,
+        "per_joint_ours": [float(v) for v in ours.per_joint],
+        "per_joint_standard": [float(v) for v in official_per_joint],
+        "table_ours": table,
+        "table_standard": official,
+        "max_per_joint_difference": float(
+            np.nanmax(np.abs(np.asarray(ours.per_joint) - official_per_joint))
+        ),
+    }
+
+
 def match_ground_truth(
     people: MpiiAnnotations, gt: MpiiGroundTruth, tol: float = 0.01
 ) -> np.ndarray:

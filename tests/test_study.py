@@ -1,0 +1,42 @@
+"""The study runner: its stages, its real-data mode and its MPII check."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from studylib import study
+from studylib.data.real import DataNotFoundError, available
+
+DATA_ROOT = Path(os.environ.get("STUDYLIB_DATA") or Path(__file__).parents[2] / "shared" / "data")
+
+
+def test_every_experiment_notebook_is_in_a_stage_once():
+    notebooks = sorted(p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+    assert sorted(study.NOTEBOOKS) == notebooks
+    assert set(study.REAL) <= set(study.NOTEBOOKS)
+    # The robustness sweeps score the models of the first stage, so they come after it.
+    assert study.STAGES[-1] == ("robustness",)
+
+
+def test_real_mode_without_data_names_the_setting(monkeypatch):
+    monkeypatch.delenv("STUDYLIB_DATA", raising=False)
+    with pytest.raises(DataNotFoundError, match="STUDYLIB_DATA"):
+        study.main(["--real", "--lanes", "1"])
+
+
+def test_unknown_notebook_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such notebook"):
+        study.run_notebook("nonesuch", "smoke", False, tmp_path)
+
+
+def test_mpii_check_record(tmp_path, monkeypatch):
+    if not available("mpii", DATA_ROOT):
+        pytest.skip(f"MPII ground truth not found under {DATA_ROOT}: set STUDYLIB_DATA")
+    monkeypatch.setenv("STUDYLIB_DATA", str(DATA_ROOT))
+    path = study.write_mpii_check(tmp_path)
+    check = json.loads(path.read_text())
+    assert check["max_per_joint_difference"] < 1e-6
+    assert check["table_ours"]["Total"] == pytest.approx(check["table_standard"]["Mean"])
+    assert "git_commit" in check["provenance"]
