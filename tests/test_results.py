@@ -103,3 +103,22 @@ def test_records_are_plain_json(tmp_path):
     folder = write_run(tmp_path, "a", 0, 50.0, config={"seed": 0, "tuple": (1, 2)})
     assert json.loads((folder / "config.json").read_text())["tuple"] == [1, 2]
     assert results.is_complete(folder, {"seed": 0, "tuple": (1, 2)})
+
+
+def test_rewritten_records_do_not_make_the_code_dirty(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "metrics.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert results.git_dirty(tmp_path) is False
+    (tmp_path / "results" / "metrics.json").write_text('{"pckh": 1}')
+    assert results.git_dirty(tmp_path) is False  # a study rewrote a committed record
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert results.git_dirty(tmp_path / "results") is True  # from any folder of the checkout

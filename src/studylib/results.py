@@ -118,19 +118,29 @@ def git_commit() -> str | None:
     return _git("rev-parse", "HEAD")
 
 
-def git_dirty() -> bool | None:
-    status = _git("status", "--porcelain", "--untracked-files=no")
+def git_dirty(cwd: str | Path | None = None) -> bool | None:
+    """True when tracked files other than the records under ``results/`` differ from the commit
+    (a study that rewrites committed records does not make its own code "dirty")."""
+    status = _git(
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+        ":/",
+        ":(exclude,top)results",
+        cwd=cwd,
+    )
     return None if status is None else bool(status)
 
 
-def _git(*args: str) -> str | None:
+def _git(*args: str, cwd: str | Path | None = None) -> str | None:
     try:
         out = subprocess.run(
             ["git", *args],
             capture_output=True,
             text=True,
             check=True,
-            cwd=Path(__file__).parent,
+            cwd=cwd or Path(__file__).parent,
             timeout=10,
         )
     except (OSError, subprocess.SubprocessError):
