@@ -48,7 +48,13 @@ from studylib.io import read_json
 from studylib.metrics import auc, ced, failure_rate, nme
 from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
 from studylib.pose import SPLIT_SEEDS, images_to_input
-from studylib.train import CHECKPOINT, fit, flush_denormals, load_model_weights, process_device
+from studylib.train import (
+    fit,
+    flush_denormals,
+    load_model_weights,
+    needs_training,
+    process_device,
+)
 
 #: The normaliser of every NME here (outer eye corners).
 NORMALIZER = "interocular"
@@ -301,10 +307,8 @@ def run_face(
     """
     folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
     config_dict = config.to_dict()
-    if not force and results.is_complete(folder, config_dict):
+    if not needs_training(folder, config_dict, force):
         return folder
-    if force and folder.exists():
-        (folder / CHECKPOINT).unlink(missing_ok=True)
     train_set, test_set = load_face_data(config)
     device = process_device(config.device)
     torch.manual_seed(config.seed)  # the initial weights belong to the run's seed

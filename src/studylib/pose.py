@@ -32,7 +32,7 @@ from studylib.data.keypoints import MPII_EDGES, MPII_TABLE_GROUPS
 from studylib.io import read_json
 from studylib.metrics import mpii_table, pck, pckh
 from studylib.models.hourglass import HourglassOutput, StackedHourglass, count_parameters
-from studylib.train import CHECKPOINT, fit, load_model_weights, process_device
+from studylib.train import fit, load_model_weights, needs_training, process_device
 
 #: Seed offsets of the splits of a synthetic dataset: train and test never share an image.
 SPLIT_SEEDS = {"train": 0, "test": 1}
@@ -203,10 +203,8 @@ def run_pose(
     """
     folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
     config_dict = config.to_dict()
-    if not force and results.is_complete(folder, config_dict):
+    if not needs_training(folder, config_dict, force):
         return folder
-    if force and folder.exists():
-        (folder / CHECKPOINT).unlink(missing_ok=True)
     train_set, test_set = load_pose_data(config)
     device = process_device(config.device)
     torch.manual_seed(config.seed)  # the initial weights belong to the run's seed

@@ -34,7 +34,7 @@ import torch
 from torch import nn
 from tqdm import tqdm  # the text bar: tqdm.auto warns in kernels without ipywidgets
 
-from studylib import distributed
+from studylib import distributed, results
 from studylib.config import Phase
 from studylib.data.dataset import KeypointSet
 from studylib.io import atomic_path
@@ -390,6 +390,17 @@ def _load_checkpoint(
         warnings.warn(f"{path}: not a studylib checkpoint; the run starts afresh", stacklevel=3)
         return None
     return state if state.get("config") == config else None
+
+
+def needs_training(folder: str | Path, config: dict[str, Any], force: bool = False) -> bool:
+    """Whether the run in ``folder`` must train: not when its record holds exactly ``config`` (a
+    finished run is reused, so a sweep that died half-way finishes only what is missing), unless
+    ``force``, which also drops its checkpoint so that it trains from the start."""
+    if not force and results.is_complete(folder, config):
+        return False
+    if force:
+        (Path(folder) / CHECKPOINT).unlink(missing_ok=True)
+    return True
 
 
 def load_model_weights(model: nn.Module, folder: str | Path) -> nn.Module:
