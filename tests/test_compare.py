@@ -86,3 +86,9 @@ def test_sentences_skip_what_was_not_run():
     differences = compare.paired_differences(frame, "ref", ["score"])
     assert len(compare.sentences(differences, ["a", "never-run"], ["score"])) == 1
     assert compare.sentences(None, ["a"], ["score"]) == []
+
+
+def test_sentences_skip_a_column_the_data_cannot_score():
+    frame = scores({"ref": [0, 0], "a": [1.0, 1.2]}).assign(unscored=np.nan)
+    differences = compare.paired_differences(frame, "ref", ["score", "unscored"])
+    assert len(compare.sentences(differences, ["a"], ["score", "unscored"])) == 1

@@ -257,3 +257,14 @@ def test_flushing_subnormals_is_undone_after_the_block():
     with flush_denormals():
         assert (tiny * 1.0).item() == 0
     assert (tiny * 1.0).item() != 0  # left on, it breaks IEEE-754 code elsewhere in the process
+
+
+def test_occlusion_readings_without_occlusion_labels(tmp_path):
+    # 300-W has no occlusion labels: every face's gap is NaN.
+    for setting in ("odn", "adm-r8"):
+        folder = results.run_dir(tmp_path, "reduction_ratio", "300w", setting, 0)
+        metrics = {"nme": 0.1, "occlusion_gap": float("nan"), "occlusion_prob_occluded": 0.5}
+        results.write_record(folder, {}, metrics, pd.DataFrame(), pd.DataFrame({"sample": [0]}), {})
+    runs = results.find_runs(tmp_path)
+    assert face.occlusion_table(runs).empty
+    assert "cannot be checked" in face.describe_occlusion_gap(runs)

@@ -17,6 +17,7 @@ the claims ledger's three words. Nothing here knows which track a score comes fr
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -60,7 +61,8 @@ def paired_differences(
         for column in columns:
             a, b = matrix(setting, column, seeds), matrix(against, column, seeds)
             samples = stats.paired_bootstrap(a, b, confidence)
-            with np.errstate(invalid="ignore"):
+            with warnings.catch_warnings():  # an all-NaN column: its differences are NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
                 per_seed = np.nanmean(a, axis=1) - np.nanmean(b, axis=1)
             seed_interval = stats.mean_ci(per_seed, confidence)
             out.append(
@@ -149,7 +151,9 @@ def sentences(
     **wording,
 ) -> list[str]:
     """Markdown bullets (:func:`describe`) for those ``settings`` x ``columns`` that
-    ``differences`` holds; none if it is missing or empty (the settings were not run)."""
+    ``differences`` holds with a number; none if it is missing or empty (the settings were not
+    run). A column the data cannot score (all NaN, e.g. occluded landmarks without occlusion
+    labels) is left out."""
     if differences is None or differences.empty:
         return []
     indexed = differences.set_index(["setting", "column"], drop=False)
@@ -158,6 +162,7 @@ def sentences(
         for setting in settings
         for column in columns
         if (setting, column) in indexed.index
+        and np.isfinite(indexed.loc[(setting, column), "difference"])
     ]
 
 

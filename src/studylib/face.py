@@ -544,7 +544,7 @@ def occlusion_table(
         "occlusion_prob_visible": "P at visible",
         "occlusion_gap": "gap (occluded - visible)",
     }
-    if "occlusion_gap" not in frame:
+    if "occlusion_gap" not in frame or frame["occlusion_gap"].isna().all():
         return pd.DataFrame(columns=[*columns.values(), "seeds"])
     frame = frame[frame["occlusion_gap"].notna()].rename(columns=columns)
     return report.seed_summary(frame, list(columns.values()), digits=digits, order=order)
@@ -556,6 +556,11 @@ def describe_occlusion_gap(runs: Iterable[str | Path], order: Sequence[str] | No
     frame = results.load_metrics(runs)
     if "occlusion_gap" not in frame:
         return ""
+    if frame["occlusion_gap"].isna().all():
+        return (
+            "No test face has both occluded and visible landmarks (a dataset without occlusion "
+            "labels, such as 300-W), so the occlusion map cannot be checked here."
+        )
     intervals = report.seed_intervals(frame[frame["occlusion_gap"].notna()], "occlusion_gap")
     intervals = intervals.set_index("setting")
     lines = []
