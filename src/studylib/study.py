@@ -83,7 +83,7 @@ def run_notebook(
         raise
     os.replace(running, target)
     print(
-        f"[study] {name} done in {time.perf_counter() - started:.0f} s -> "
+        f"[study] {label} done in {time.perf_counter() - started:.0f} s -> "
         f"{target.relative_to(root)}",
         flush=True,
     )
