@@ -40,3 +40,15 @@ def test_mpii_check_record(tmp_path, monkeypatch):
     assert check["max_per_joint_difference"] < 1e-6
     assert check["table_ours"]["Total"] == pytest.approx(check["table_standard"]["Mean"])
     assert "git_commit" in check["provenance"]
+
+
+def test_executed_copies_on_real_data_say_so_in_their_title(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_markdown_cell, new_notebook
+
+    path = tmp_path / "nb.ipynb"
+    notebook = new_notebook(cells=[new_markdown_cell("# Freezing phases\n\nText.")])
+    nbformat.write(notebook, path)
+    study.name_dataset(path, "lsp")
+    study.name_dataset(path, "lsp")  # idempotent
+    assert nbformat.read(path, as_version=4).cells[0].source == "# Freezing phases (LSP)\n\nText."

@@ -81,6 +81,8 @@ def run_notebook(
     except BaseException:
         print(f"[study] {label} failed; its partly executed copy is {running}", file=sys.stderr)
         raise
+    if dataset != "synthetic":
+        name_dataset(running, dataset)
     os.replace(running, target)
     print(
         f"[study] {label} done in {time.perf_counter() - started:.0f} s -> "
@@ -88,6 +90,26 @@ def run_notebook(
         flush=True,
     )
     return target
+
+
+#: How a dataset is named in the title of an executed notebook that ran on it.
+DATASET_TITLES = {"lsp": "LSP", "300w": "300-W", "mpii": "MPII"}
+
+
+def name_dataset(path: Path, dataset: str) -> None:
+    """Add the dataset to the notebook's title (its first heading), so that the executed copies
+    of one notebook on several datasets are told apart in the book."""
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    suffix = f" ({DATASET_TITLES.get(dataset, dataset)})"
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("# "):
+            title, _, rest = cell.source.partition("\n")
+            if not title.endswith(suffix):
+                cell.source = title + suffix + ("\n" + rest if rest else "")
+            break
+    nbformat.write(notebook, path)
 
 
 def write_mpii_check(root: Path) -> Path | None:
