@@ -541,13 +541,13 @@ def test_finished_run_is_not_retrained_unless_forced(tmp_path, monkeypatch):
     folder = pose.run_pose(config, tmp_path, ABLATION, SETTING, progress=False)
     stamps = mtimes(folder)
     calls = []
-    real_fit = pose.fit
+    real_fit = pose.fit_run
 
-    def spy(*args, **kwargs):
-        calls.append((Path(kwargs["checkpoint_dir"]) / CHECKPOINT).exists())
-        return real_fit(*args, **kwargs)
+    def spy(model, task, train_set, test_set, config, folder, *args, **kwargs):
+        calls.append((Path(folder) / CHECKPOINT).exists())
+        return real_fit(model, task, train_set, test_set, config, folder, *args, **kwargs)
 
-    monkeypatch.setattr(pose, "fit", spy)
+    monkeypatch.setattr(pose, "fit_run", spy)
     started = time.perf_counter()
     assert pose.run_pose(config, tmp_path, ABLATION, SETTING, progress=False) == folder
     assert calls == [] and time.perf_counter() - started < 5.0

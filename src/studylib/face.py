@@ -49,7 +49,7 @@ from studylib.metrics import auc, ced, failure_rate, nme
 from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
 from studylib.pose import SPLIT_SEEDS, images_to_input
 from studylib.train import (
-    fit,
+    fit_run,
     flush_denormals,
     load_model_weights,
     needs_training,
@@ -321,20 +321,7 @@ def run_face(
         augment=AugmentConfig(**config.augment),
     )
     with flush_denormals():  # subnormal gate values slow CPU convolutions 10-20 times
-        outcome = fit(
-            model,
-            task,
-            train_set,
-            test_set,
-            config.phases(),
-            batch_size=config.batch_size,
-            seed=config.seed,
-            device=device,
-            checkpoint_dir=folder,
-            config=config_dict,
-            amp=config.amp,
-            progress=progress,
-        )
+        outcome = fit_run(model, task, train_set, test_set, config, folder, device, progress)
     if not distributed.context().is_main:
         return folder  # rank 0 writes the record
     modules = model.module_parameter_counts()

@@ -32,7 +32,7 @@ from studylib.data.keypoints import MPII_EDGES, MPII_TABLE_GROUPS
 from studylib.io import read_json
 from studylib.metrics import mpii_table, pck, pckh
 from studylib.models.hourglass import HourglassOutput, StackedHourglass, count_parameters
-from studylib.train import fit, load_model_weights, needs_training, process_device
+from studylib.train import fit_run, load_model_weights, needs_training, process_device
 
 #: Seed offsets of the splits of a synthetic dataset: train and test never share an image.
 SPLIT_SEEDS = {"train": 0, "test": 1}
@@ -216,20 +216,7 @@ def run_pose(
         augment=AugmentConfig(**config.augment),
         flip_test=config.flip_test,
     )
-    outcome = fit(
-        model,
-        task,
-        train_set,
-        test_set,
-        config.phases(),
-        batch_size=config.batch_size,
-        seed=config.seed,
-        device=device,
-        checkpoint_dir=folder,
-        config=config_dict,
-        amp=config.amp,
-        progress=progress,
-    )
+    outcome = fit_run(model, task, train_set, test_set, config, folder, device, progress)
     if not distributed.context().is_main:
         return folder  # rank 0 writes the record
     metrics = {

@@ -340,6 +340,35 @@ def fit(
     )
 
 
+def fit_run(
+    model: nn.Module,
+    task: Task,
+    train_set: KeypointSet,
+    test_set: KeypointSet,
+    config: Any,
+    folder: str | Path,
+    device: torch.device,
+    progress: bool | None = None,
+) -> FitResult:
+    """:func:`fit` as a run config says: its phases, batch size, seed and precision (a
+    :class:`~studylib.config.PoseConfig` or :class:`~studylib.config.FaceConfig`), with the
+    checkpoints in the run's ``folder``."""
+    return fit(
+        model,
+        task,
+        train_set,
+        test_set,
+        config.phases(),
+        batch_size=config.batch_size,
+        seed=config.seed,
+        device=device,
+        checkpoint_dir=folder,
+        config=config.to_dict(),
+        amp=config.amp,
+        progress=progress,
+    )
+
+
 def _step_generator(shared: torch.Generator, rank: int) -> torch.Generator:
     """The generator of one step's augmentation on one process.
 
