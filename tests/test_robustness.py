@@ -79,3 +79,33 @@ def test_sweeps_need_synthetic_data_and_a_known_track(tmp_path):
         robustness.source_configs("hands", "smoke")
     levels = robustness.training_levels("pose", configs("pose")["acnn-A-B-C"])
     assert levels["occlusion"] == pytest.approx(0.7)
+
+
+def test_occlusion_test_on_real_faces(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    from studylib.data.real import available
+
+    root = Path(os.environ.get("STUDYLIB_DATA") or Path(__file__).parents[2] / "shared" / "data")
+    if not available("300w", root):
+        pytest.skip(f"300-W not found under {root}: set STUDYLIB_DATA")
+    monkeypatch.setenv("STUDYLIB_DATA", str(root))
+    spec = robustness.TRACKS["face-occluders"]
+    monkeypatch.setitem(
+        robustness.TRACKS,
+        "face-occluders",
+        robustness.Track(**{**spec.__dict__, "sweeps": {"occluded_area": (0.0, 0.3)}}),
+    )
+    configs = robustness.source_configs(
+        "face-occluders", "smoke", num_train=32, num_test=16, epochs=1
+    )
+    assert {c.dataset for c in configs.values()} == {"300w"}
+    for setting, config in configs.items():
+        robustness.sweep("face-occluders", config, tmp_path, setting)
+    runs = [f for fs in robustness.find_runs(tmp_path, "300w").values() for f in fs]
+    curves = robustness.curves(runs).set_index(["setting", "level"])
+    assert curves.loc[("odn", 0.0), "occluded_fraction"] == 0  # 300-W has no occlusion labels
+    assert curves.loc[("odn", 0.3), "occluded_fraction"] > 0.1
+    assert len(robustness.paired(runs, "face-occluders")) == 2
+    assert robustness.training_levels("face-occluders", configs["odn"]) == {"occluded_area": 0.0}

@@ -51,6 +51,8 @@ class Track:
     load_model: Callable[[Path], tuple[torch.nn.Module, Any]]
     test_set: Callable[[Any, dict], KeypointSet]
     evaluate: Callable[[torch.nn.Module, Any, KeypointSet, torch.device], tuple[dict, pd.DataFrame]]
+    dataset: str = "synthetic"  # the data the source runs trained and test on
+    overrides: tuple[tuple[str, Any], ...] = ()  # the source configs' settings beyond the profile
 
 
 def _pose_test_set(config: PoseConfig, synth: dict) -> KeypointSet:
@@ -73,6 +75,14 @@ def _face_test_set(config: FaceConfig, synth: dict) -> KeypointSet:
     return face.synthetic_face_set(
         "test", config.num_test, config.image_size, config.data_seed, synth
     )
+
+
+def _pasted_face_test_set(config: FaceConfig, knobs: dict) -> KeypointSet:
+    """The real test faces with occluders pasted over ``occluded_area`` of each face box."""
+    from studylib.data.occlude import paste_occluders
+
+    test_set = face.load_face_data(config)[1]
+    return paste_occluders(test_set, knobs["occluded_area"], seed=config.data_seed)
 
 
 def _face_evaluate(model, config: FaceConfig, data: KeypointSet, device: torch.device):
@@ -116,7 +126,30 @@ TRACKS: dict[str, Track] = {
         test_set=_face_test_set,
         evaluate=_face_evaluate,
     ),
+    # The occlusion test on real faces (COFW-like): 300-W's test faces, which carry no occlusion
+    # labels, with occluders pasted over a growing share of each face (studylib.data.occlude).
+    "face-occluders": Track(
+        name="face-occluders",
+        ablation="reduction_ratio",
+        settings=("odn", "adm-r8"),
+        sweeps={"occluded_area": (0.0, 0.1, 0.2, 0.3, 0.4)},
+        metrics=("nme", "nme_visible", "nme_occluded"),
+        score="nme",
+        better="lower",
+        wording=face.NME_WORDING,
+        run=face.run_face,
+        load_model=face.load_run_model,
+        test_set=_pasted_face_test_set,
+        evaluate=_face_evaluate,
+        dataset="300w",
+        overrides=(("num_test", 330),),  # as `make study-real` trains them
+    ),
 }
+
+
+def tracks_on(dataset: str = "synthetic") -> list[str]:
+    """The tracks whose source runs trained on ``dataset``."""
+    return [name for name, spec in TRACKS.items() if spec.dataset == dataset]
 
 
 def source_configs(
@@ -127,10 +160,12 @@ def source_configs(
     if track == "pose":
         base = freezing.base_config(profile, **overrides)
         return freezing.configs(base, TRACKS["pose"].settings)
-    if track == "face":
-        base = FaceConfig.from_profile(profile, **overrides)
+    if track in ("face", "face-occluders"):
+        spec = TRACKS[track]
+        defaults = {"dataset": spec.dataset, **dict(spec.overrides)}
+        base = FaceConfig.from_profile(profile, **{**defaults, **overrides})
         settings = face.reduction_ratio_settings()
-        return face.configs(base, {name: settings[name] for name in TRACKS["face"].settings})
+        return face.configs(base, {name: settings[name] for name in spec.settings})
     raise ValueError(f"track must be one of {list(TRACKS)}, got {track!r}")
 
 
@@ -141,7 +176,8 @@ def training_levels(track: str, config: PoseConfig | FaceConfig) -> dict[str, fl
     from studylib.data.synthetic_pose import PoseSynthConfig
 
     knobs = (PoseSynthConfig if track == "pose" else FaceSynthConfig)(**config.synth)
-    return {knob: float(getattr(knobs, knob)) for knob in TRACKS[track].sweeps}
+    # A knob the training data does not have (pasted occluders on real faces) was 0 in training.
+    return {knob: float(getattr(knobs, knob, 0.0)) for knob in TRACKS[track].sweeps}
 
 
 def sweep(
@@ -155,10 +191,10 @@ def sweep(
     """Score the source run (``setting`` of the track's ablation, with ``config``) at every knob
     level of the track's sweeps and write the sweep's record; return its folder."""
     spec = TRACKS[track]
-    if config.dataset != "synthetic":
+    if config.dataset != spec.dataset:
         raise ValueError(
-            f"the robustness sweeps change synthetic difficulty knobs; dataset must be "
-            f"'synthetic', got {config.dataset!r}"
+            f"the {track!r} sweeps score models trained on {spec.dataset!r}; the config's dataset "
+            f"must be {spec.dataset!r}, got {config.dataset!r}"
         )
     source = results.run_dir(root, spec.ablation, config.dataset, setting, config.seed)
     folder = results.run_dir(root, ABLATION, config.dataset, f"{track}-{setting}", config.seed)

@@ -14,7 +14,8 @@ finishing a sweep that died half-way.
 
 ``--real`` runs the three ablations on real data instead (:data:`REAL`: the freezing phases on
 LSP/LSPET, both face ablations on 300-W), found through ``STUDYLIB_DATA``, and first writes the
-MPII evaluation check (``results/mpii_check/valid_gt.json``) when the MPII ground truth is there.
+MPII evaluation check (``results/mpii_check/valid_gt.json``) when the MPII ground truth is there,
+and last the occlusion test on real faces (:func:`run_occlusion_test`).
 Their executed copies are ``results/executed/<profile>/<name>-<dataset>.ipynb``.
 
 Notebooks of one stage are independent and run side by side in ``--lanes`` kernels (default:
@@ -131,6 +132,28 @@ def write_mpii_check(root: Path) -> Path | None:
     return path
 
 
+def run_occlusion_test(root: Path, profile: str, force: bool) -> list[Path]:
+    """The occlusion test on real faces: the 300-W reduction-ratio runs of ODN and the ADM
+    scored with occluders pasted over a growing share of each test face
+    (:data:`studylib.robustness.TRACKS` ``"face-occluders"``), every seed of the profile."""
+    from studylib import robustness
+    from studylib.config import seeds_for
+
+    started = time.perf_counter()
+    track = "face-occluders"
+    folders = [
+        robustness.sweep(track, config.replace(seed=seed), root / "results", setting, force=force)
+        for setting, config in robustness.source_configs(track, profile).items()
+        for seed in seeds_for(profile)
+    ]
+    print(
+        f"[study] occlusion test on 300-W: {len(folders)} sweeps in "
+        f"{time.perf_counter() - started:.0f} s -> results/robustness/300w/",
+        flush=True,
+    )
+    return folders
+
+
 def default_lanes() -> int:
     import torch
 
@@ -176,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
             failures = [f.exception() for f in futures if f.exception() is not None]
         if failures:
             raise failures[0]
+    if args.real and (not args.only or "reduction_ratio" in args.only):
+        run_occlusion_test(root, args.profile, force=not args.resume)
     print(f"[study] all notebooks done in {(time.perf_counter() - total) / 60:.1f} min", flush=True)
     return 0
 
