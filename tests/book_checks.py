@@ -19,7 +19,7 @@ CHAPTERS = {
     "book/freezing_phases.html": (2, 8),
     "book/face_attention.html": (4, 7),
     "results/executed/quick/robustness.html": (7, 6),
-    "book/real_data.html": (2, 10),
+    "book/real_data.html": (3, 12),
     "book/compute_cost.html": (0, 3),
     "book/claims.html": (0, 2),
     "book/reproducibility.html": (0, 1),

@@ -213,7 +213,8 @@ def load_metrics(runs: Iterable[str | Path]) -> pd.DataFrame:
         row = run_keys(folder)
         row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float, str))})
         row.update(
-            profile=config.get("profile"),
+            # a robustness sweep's profile is its source run's
+            profile=config.get("profile") or config.get("source_config", {}).get("profile"),
             device_name=prov.get("device_name"),
             git_commit=prov.get("git_commit"),
             path=str(folder),
