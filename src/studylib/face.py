@@ -41,13 +41,13 @@ from torch import nn
 from studylib import compare, distributed, report, results
 from studylib.config import ATTENTION_ORDERS, FaceConfig
 from studylib.data.augment import AugmentConfig, augment
-from studylib.data.cache import cached
+from studylib.data.cache import synthetic_split
 from studylib.data.dataset import KeypointSet
 from studylib.data.keypoints import FACE68_PARTS
 from studylib.io import read_json
 from studylib.metrics import auc, ced, failure_rate, nme
 from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
-from studylib.pose import SPLIT_SEEDS, images_to_input
+from studylib.pose import images_to_input
 from studylib.train import (
     fit_run,
     flush_denormals,
@@ -64,8 +64,9 @@ FAILURE_THRESHOLDS = (0.08, 0.10)
 #: The paper's input size and trunk width (a 7 x 7 last feature map) and LandmarkNet's default
 #: rank of M, for parameter counts at the paper's scale.
 PAPER_SCALE: dict[str, Any] = dict(image_size=224, width=64, layer4_stride=2, rank=128)
-#: The ablation folders under ``results/`` and the setting each is compared against.
-ABLATIONS = {"reduction_ratio": "adm-r8", "attention_order": "channel-spatial"}
+#: The faces of 300-W's test split here (the HELEN half of the common subset): the real-data
+#: runs test on all of them.
+HELEN_TEST_FACES = 330
 
 
 # ----------------------------------------------------------------------------------------- data
@@ -77,11 +78,15 @@ def synthetic_face_set(
     """A split of the built-in synthetic faces (cached on disk); train and test never overlap."""
     from studylib.data.synthetic_face import FaceSynthConfig, generate_faces
 
-    knobs = FaceSynthConfig(**synth)
-    seed = 2 * data_seed + SPLIT_SEEDS[split]
-    params = {"num_images": num_images, "image_size": image_size, "seed": seed, "synth": synth}
-    return cached(
-        "synthetic-face", params, lambda: generate_faces(num_images, image_size, seed, knobs)
+    return synthetic_split(
+        "synthetic-face",
+        generate_faces,
+        FaceSynthConfig,
+        split,
+        num_images,
+        image_size,
+        data_seed,
+        synth,
     )
 
 

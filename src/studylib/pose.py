@@ -20,7 +20,7 @@ from torch import nn
 from studylib import compare, distributed, report, results
 from studylib.config import PoseConfig
 from studylib.data.augment import AugmentConfig, augment
-from studylib.data.cache import cached
+from studylib.data.cache import synthetic_split
 from studylib.data.dataset import KeypointSet
 from studylib.data.heatmaps import (
     decode_heatmaps,
@@ -34,9 +34,6 @@ from studylib.metrics import mpii_table, pck, pckh
 from studylib.models.hourglass import HourglassOutput, StackedHourglass, count_parameters
 from studylib.train import fit_run, load_model_weights, needs_training, process_device
 
-#: Seed offsets of the splits of a synthetic dataset: train and test never share an image.
-SPLIT_SEEDS = {"train": 0, "test": 1}
-
 
 def synthetic_pose_set(
     split: str, num_images: int, image_size: int, data_seed: int, synth: dict
@@ -44,11 +41,15 @@ def synthetic_pose_set(
     """A split of the built-in synthetic pose data (cached on disk)."""
     from studylib.data.synthetic_pose import PoseSynthConfig, generate_pose
 
-    knobs = PoseSynthConfig(**synth)
-    seed = 2 * data_seed + SPLIT_SEEDS[split]
-    params = {"num_images": num_images, "image_size": image_size, "seed": seed, "synth": synth}
-    return cached(
-        "synthetic-pose", params, lambda: generate_pose(num_images, image_size, seed, knobs)
+    return synthetic_split(
+        "synthetic-pose",
+        generate_pose,
+        PoseSynthConfig,
+        split,
+        num_images,
+        image_size,
+        data_seed,
+        synth,
     )
 
 

@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from studylib.config import PROFILES
+from studylib.face import HELEN_TEST_FACES
 from studylib.results import project_root
 
 #: The experiment notebooks in stages: a stage starts when the previous one has finished, and
@@ -47,8 +48,8 @@ NOTEBOOKS = tuple(name for stage in STAGES for name in stage)
 #: the whole test splits (LSP 1001-2000; the 330 HELEN test faces of 300-W).
 REAL: dict[str, tuple[str, dict]] = {
     "freezing_phases": ("lsp", {"num_test": 1000}),
-    "reduction_ratio": ("300w", {"num_test": 330}),
-    "attention_order": ("300w", {"num_test": 330}),
+    "reduction_ratio": ("300w", {"num_test": HELEN_TEST_FACES}),
+    "attention_order": ("300w", {"num_test": HELEN_TEST_FACES}),
 }
 
 

@@ -52,3 +52,26 @@ def load_or_build(path: Path, build: Callable[[], KeypointSet]) -> KeypointSet:
 def cached(kind: str, params: dict[str, Any], build: Callable[[], KeypointSet]) -> KeypointSet:
     """The cached set for ``(kind, params)``, building and saving it on a miss."""
     return load_or_build(cache_dir() / f"{kind}-{digest({'kind': kind, **params})}.npz", build)
+
+
+#: Seed offsets of the splits of a synthetic dataset: train and test never share an image.
+SPLIT_SEEDS = {"train": 0, "test": 1}
+
+
+def synthetic_split(
+    kind: str,
+    generate: Callable[..., KeypointSet],
+    knobs: type,
+    split: str,
+    num_images: int,
+    image_size: int,
+    data_seed: int,
+    synth: dict,
+) -> KeypointSet:
+    """A split of a built-in synthetic dataset, cached: ``generate(num_images, image_size, seed,
+    knobs(**synth))`` with a seed of its own per split (:data:`SPLIT_SEEDS`). The knobs are
+    checked before the cache is read."""
+    config = knobs(**synth)
+    seed = 2 * data_seed + SPLIT_SEEDS[split]
+    params = {"num_images": num_images, "image_size": image_size, "seed": seed, "synth": synth}
+    return cached(kind, params, lambda: generate(num_images, image_size, seed, config))
