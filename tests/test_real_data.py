@@ -30,6 +30,7 @@ from studylib.data.real import (
     DataNotFoundError,
     available,
     box_from_points,
+    check_table,
     coco_visibility,
     crop_image,
     data_root,
@@ -587,6 +588,9 @@ def test_mpii_reference_pckh_matches_the_standard_evaluation():
     check = evaluation_check(mat_path)
     assert check["max_per_joint_difference"] < 1e-6 and check["people"] == gt.joints.shape[0]
     assert check["table_ours"]["Total"] == pytest.approx(official["Mean"], abs=1e-6)
+    table = check_table(check)
+    assert list(table.columns) == list(row) and len(table) == 2
+    np.testing.assert_allclose(table.iloc[0].drop("Head"), table.iloc[1].drop("Head"), atol=1e-6)
     for shift in (-1.0, 1.0):
         shifted = metrics.pckh(gt.predictions + shift, gt.joints, ~gt.missing, gt.head_sizes)
         assert abs(metrics.mpii_table(shifted)["Total"] - row["Total"]) < 0.1

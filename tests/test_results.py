@@ -122,3 +122,25 @@ def test_rewritten_records_do_not_make_the_code_dirty(tmp_path):
     assert results.git_dirty(tmp_path) is False  # a study rewrote a committed record
     (tmp_path / "code.py").write_text("x = 2\n")
     assert results.git_dirty(tmp_path / "results") is True  # from any folder of the checkout
+
+
+def test_record_provenance_groups_seeds_and_marks_dirty_code(tmp_path):
+    from studylib import report
+
+    for seed, dirty in ((0, False), (1, True)):
+        folder = results.run_dir(tmp_path, "freezing", "synthetic", "acnn-A-B-C", seed)
+        prov = {
+            "git_commit": "0123456789abcdef",
+            "git_dirty": dirty,
+            "device_name": "cpu",
+            "torch_version": "2.13.0",
+            "wall_time_s": 60.0,
+        }
+        results.write_record(
+            folder, {"profile": "quick"}, {"pckh": 1.0}, pd.DataFrame(), pd.DataFrame(), prov
+        )
+    table = report.record_provenance(results.find_runs(tmp_path))
+    row = table.loc[("freezing", "synthetic", "acnn-A-B-C")]
+    assert row["commit"] == "0123456789, 0123456789+dirty"
+    assert (row["profile"], row["seeds"], row["minutes"]) == ("quick", 2, 2.0)
+    assert report.record_provenance([]).empty

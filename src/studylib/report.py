@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from studylib import results
+from studylib.io import read_json
 from studylib.stats import mean_ci
 
 TABLE1_COLUMNS = ("Head", "Sho.", "Elb.", "Wri.", "Hip", "Kne.", "Ank.", "Total")
@@ -72,3 +73,40 @@ def provenance_table(runs: Iterable[str | Path]) -> pd.DataFrame:
     table = grouped[keys[3:]].agg(lambda s: ", ".join(sorted({str(v)[:10] for v in s})))
     table["seeds"] = grouped["seed"].nunique()
     return table.reset_index()
+
+
+def record_provenance(runs: Iterable[str | Path]) -> pd.DataFrame:
+    """Per ablation, dataset and setting: the profile(s), machine(s), commit(s) (``+dirty`` where
+    the code had uncommitted changes), torch version(s), seeds and total wall time in minutes."""
+    runs = [Path(folder) for folder in runs]
+    if not runs:
+        return pd.DataFrame()
+    rows = []
+    for folder in runs:
+        prov = read_json(folder / "provenance.json")
+        commit = str(prov.get("git_commit") or "?")[:10] + (
+            "+dirty" if prov.get("git_dirty") else ""
+        )
+        rows.append(
+            {
+                **results.run_keys(folder),
+                "device": prov.get("device_name"),
+                "commit": commit,
+                "torch": prov.get("torch_version"),
+                "wall_time_s": prov.get("wall_time_s") or 0.0,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["profile"] = results.load_metrics(runs)["profile"]  # a sweep's is its source run's
+
+    def joined(values: pd.Series) -> str:
+        return ", ".join(sorted(set(map(str, values))))
+
+    return frame.groupby(["ablation", "dataset", "setting"], sort=False).agg(
+        profile=("profile", joined),
+        device=("device", joined),
+        commit=("commit", joined),
+        torch=("torch", joined),
+        seeds=("seed", "nunique"),
+        minutes=("wall_time_s", lambda s: round(s.sum() / 60, 1)),
+    )

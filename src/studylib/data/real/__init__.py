@@ -59,6 +59,7 @@ from studylib.data.real.lsp import (
 from studylib.data.real.mpii import (
     MpiiAnnotations,
     MpiiGroundTruth,
+    check_table,
     evaluation_check,
     load_mpii_fixture,
     mpii_prediction_pckh,
@@ -103,6 +104,7 @@ def load(
 
 
 __all__ = [
+    "check_table",
     "evaluation_check",
     "standard_mpii_evaluation",
     "AFLW19",

@@ -286,6 +286,32 @@ def evaluation_check(mat_path: str | Path, threshold: float = 0.5) -> dict:
     }
 
 
+#: The standard script's names of the Table-1 columns (its "Mean" is our "Total").
+STANDARD_COLUMNS = {
+    "Head": "Head",
+    "Sho.": "Shoulder",
+    "Elb.": "Elbow",
+    "Wri.": "Wrist",
+    "Hip": "Hip",
+    "Kne.": "Knee",
+    "Ank.": "Ankle",
+    "Total": "Mean",
+}
+
+
+def check_table(check: dict):
+    """An :func:`evaluation_check` record as a two-row table in the Table-1 columns: ours, then
+    the standard script's."""
+    import pandas as pd
+
+    standard = check["table_standard"]
+    rows = {
+        "studylib.metrics.pckh": check["table_ours"],
+        "standard script": {ours: standard[theirs] for ours, theirs in STANDARD_COLUMNS.items()},
+    }
+    return pd.DataFrame.from_dict(rows, orient="index")[list(STANDARD_COLUMNS)]
+
+
 def match_ground_truth(
     people: MpiiAnnotations, gt: MpiiGroundTruth, tol: float = 0.01
 ) -> np.ndarray:
