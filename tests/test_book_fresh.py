@@ -1,0 +1,87 @@
+"""The book shows the records on disk: a second build after a record changed shows the new number.
+
+A tiny book with the project's own ``_config.yml`` (its execution settings and extensions) and one
+page that prints a number from a record is built, the record is changed, and the book is built
+again the way ``make book`` builds it (no ``--all``, strict as ``make test``). Sphinx alone
+re-reads only changed sources, so the page kept the old number before ``studylib.chapters``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _jupyter_book() -> str:
+    script = Path(sys.executable).with_name("jupyter-book")
+    found = str(script) if script.is_file() else shutil.which("jupyter-book")
+    if found is None:
+        pytest.skip("jupyter-book is not installed")
+    return found
+
+
+def _page() -> nbformat.NotebookNode:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# A page that reads a record"),
+        nbformat.v4.new_code_cell(
+            "import json\n"
+            "value = json.load(open('results/run/metrics.json'))['pckh']\n"
+            "print(f'PCKh is {value:.2f} here')"
+        ),
+    ]
+    return notebook
+
+
+def _build(book: Path) -> str:
+    done = subprocess.run(
+        [_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return (book / "_build" / "html" / "page.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_second_build_shows_a_changed_record(tmp_path):
+    book = tmp_path / "book"
+    (book / "results" / "run").mkdir(parents=True)
+    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")
+    nbformat.write(_page(), book / "page.ipynb")
+    record = book / "results" / "run" / "metrics.json"
+
+    record.write_text(json.dumps({"pckh": 41.25}), encoding="utf-8")
+    assert "PCKh is 41.25 here" in _build(book)
+
+    record.write_text(json.dumps({"pckh": 57.75}), encoding="utf-8")
+    html = _build(book)
+    assert "PCKh is 57.75 here" in html
+    assert "41.25" not in html
+
+
+@pytest.mark.slow
+def test_the_book_bundles_mathjax(tmp_path):
+    """Equations typeset offline: the page loads MathJax from the book itself, not a CDN."""
+    book = tmp_path / "book"
+    book.mkdir()
+    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")
+    (book / "page.md").write_text("# Math\n\n$$\nX^{(i+1)} = f(X^{(i)})\n$$\n", encoding="utf-8")
+    done = subprocess.run([_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    html = (book / "_build" / "html" / "page.html").read_text(encoding="utf-8")
+    assert "_static/mathjax/tex-chtml.js" in html
+    assert "cdn.jsdelivr" not in html
+    assert (book / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").is_file()
