@@ -10,7 +10,16 @@ Sphinx's usual change detection.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studylib import floors, results
+from studylib.io import read_json
 
 
 def _reread_executed_pages(app: Any, doctree: Any) -> None:
@@ -28,3 +37,144 @@ def setup(app: Any) -> dict[str, Any]:
     app.setup_extension("myst_nb")
     app.connect("doctree-read", _reread_executed_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
+
+
+# ----------------------------------------------------------------------------- records of a chapter
+
+
+@dataclass(frozen=True)
+class Ablation:
+    """One ablation's finished runs on one dataset, by setting in the ablation's order: what a
+    chapter reads. The synthetic chapters and the real-data chapter build it with their
+    ``dataset`` and call the same methods, so each table is computed by one function."""
+
+    ablation: str
+    dataset: str
+    runs: dict[str, list[Path]]
+
+    @property
+    def all_runs(self) -> list[Path]:
+        return [folder for folders in self.runs.values() for folder in folders]
+
+    @property
+    def order(self) -> list[str]:
+        return list(self.runs)
+
+    def __bool__(self) -> bool:
+        return bool(self.runs)
+
+    def floor_table(self) -> pd.DataFrame:
+        """:func:`floor_table` of the ablation's runs."""
+        return floor_table(self.all_runs, order=self.order)
+
+    def floor_reading(self) -> str:
+        """:func:`floor_reading` of the ablation's runs."""
+        return floor_reading(self.all_runs)
+
+
+def ablation(root: str | Path, name: str, dataset: str = "synthetic") -> Ablation:
+    """The runs of ablation ``name`` ("freezing", "reduction_ratio", "attention_order") on
+    ``dataset`` under ``root`` (the results folder), in the order its settings are defined."""
+    return Ablation(name, dataset, results.runs_by_setting(root, name, dataset, SETTINGS[name]()))
+
+
+def _face_settings() -> list[str]:
+    from studylib import face
+
+    return list(face.reduction_ratio_settings(pooling_ablation=True))
+
+
+def _order_settings() -> list[str]:
+    from studylib.config import ATTENTION_ORDERS
+
+    return list(ATTENTION_ORDERS)
+
+
+def _freezing_settings() -> list[str]:
+    from studylib import freezing
+
+    return list(freezing.setting_overrides())
+
+
+#: Each ablation's settings, in the order its tables list them.
+SETTINGS: dict[str, Callable[[], list[str]]] = {
+    "freezing": _freezing_settings,
+    "reduction_ratio": _face_settings,
+    "attention_order": _order_settings,
+}
+
+
+# ----------------------------------------------------------------------------- floors
+
+
+def floor_records(runs: Iterable[str | Path]) -> list[dict[str, Any]]:
+    """Each run's ``metrics.json`` with its ``setting`` and ``seed``: what
+    :func:`studylib.floors.gate` reads."""
+    records = []
+    for folder in map(Path, runs):
+        keys = results.run_keys(folder)
+        records.append({**read_json(folder / "metrics.json"),
+                        "setting": keys["setting"], "seed": keys["seed"]})
+    return records
+
+
+def has_floor(metrics: dict[str, Any]) -> bool:
+    """Whether a record holds its floor (records written before floors existed do not)."""
+    if "pckh" in metrics:
+        return np.isfinite(float((metrics.get("floor") or {}).get("pckh", np.nan)))
+    return np.isfinite(float(metrics.get("nme_mean_shape", np.nan)))
+
+
+def floor_table(runs: Iterable[str | Path], order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per setting: the score (mean over seeds), the trivial predictor's score on the same test
+    set, the score the learning gate asks for, and how many seeds cleared it
+    (:func:`studylib.floors.clearance`). Pose in PCKh@0.5 %, faces in NME % of the inter-ocular
+    distance."""
+    rows = []
+    for record in floor_records(runs):
+        result = floors.clearance(record)
+        pose = "pckh" in record
+        scale = 1.0 if pose else 100.0
+        need = result.floor + floors.POSE_MARGIN if pose else floors.FACE_RATIO * result.floor
+        rows.append({"setting": record["setting"], "score": scale * result.score,
+                     "floor": scale * result.floor, "gate": scale * need,
+                     "cleared": result.cleared, "pose": pose})
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    names = [s for s in (order or []) if s in set(frame["setting"])]
+    names += sorted(set(frame["setting"]) - set(names))
+    grouped = frame.groupby("setting", sort=False)
+    metric = "PCKh@0.5 (%)" if frame["pose"].iloc[0] else "NME (%)"
+    floor_name = "constant pose" if frame["pose"].iloc[0] else "mean shape"
+    table = pd.DataFrame({
+        f"{metric}, mean": grouped["score"].mean(),
+        f"{floor_name} (floor)": grouped["floor"].mean(),
+        "gate": grouped["gate"].mean(),
+        "seeds cleared": grouped["cleared"].sum().astype(int).astype(str)
+        + " of " + grouped.size().astype(str),
+    }).loc[names]
+    table.index.name = "setting"
+    # Records written before floors existed have none: say so rather than show NaN.
+    return table.round(2).astype(object).where(table.notna(), "not recorded")
+
+
+def floor_reading(runs: Iterable[str | Path]) -> str:
+    """A sentence on whether the runs learnt: :func:`studylib.floors.gate` over their records,
+    or, for records written before floors were recorded, that they cannot be judged."""
+    records = floor_records(runs)
+    if not records:
+        return "No records."
+    missing = [r for r in records if not has_floor(r)]
+    if missing:
+        return (f"{len(missing)} of {len(records)} records predate the floors (the score of a "
+                "trivial predictor on the same test set), so whether these runs learnt more than "
+                "a constant cannot be checked here and no comparison of them carries a verdict; "
+                "running the study again records the floors.")
+    cleared, sentence = floors.gate(records)
+    if cleared:
+        return (f"Every run cleared the learning gate ({sentence}): the comparisons below compare "
+                "models that learnt from the images.")
+    return (f"Not every run cleared the learning gate: {sentence}. A comparison that includes "
+            "them carries no verdict: such a model may have learnt the crop's layout and "
+            "nothing about the image.")
