@@ -69,9 +69,22 @@ def test_masks_gate_the_features_passed_on():
     assert torch.allclose(closed.heatmaps[1][0], closed.heatmaps[1][1], atol=1e-5)
 
 
-def test_new_mask_heads_start_near_all_ones():
-    out = small("acnn")(torch.rand(2, 3, 64, 64))
-    assert out.masks[0].min() > 0.9
+def test_new_mask_heads_start_near_all_ones_and_every_layer_learns():
+    model = small("acnn")
+    out = model(torch.rand(2, 3, 64, 64))
+    assert 0.8 < out.masks[0].min() and out.masks[0].max() < 0.95
+    out.masks[0].sum().backward()
+    first = model.mask_heads[0].layers[0]
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in first.parameters())
+
+
+def test_gradients_at_masks_and_heatmaps_are_logged_per_element():
+    model = small("acnn", stacks=2)
+    out = model(torch.rand(2, 3, 64, 64))
+    sum(p.pow(2).mean() for p in out.predictions).backward()
+    rms = model.tensor_gradient_rms()
+    assert set(rms) == {"mask", "heatmap"} and all(v > 0 for v in rms.values())
+    assert model.tensor_gradient_rms() == {}  # read once, then reset
 
 
 def test_hard_masks_are_binary_and_pass_a_gradient():

@@ -42,7 +42,7 @@ from studylib import compare, distributed, report, results
 from studylib.config import ATTENTION_ORDERS, FaceConfig
 from studylib.data.augment import AugmentConfig, augment
 from studylib.data.cache import synthetic_split
-from studylib.data.dataset import KeypointSet
+from studylib.data.dataset import KeypointSet, holdout
 from studylib.data.keypoints import FACE68_PARTS
 from studylib.io import read_json
 from studylib.metrics import auc, ced, failure_rate, nme
@@ -97,17 +97,19 @@ def load_face_data(config: FaceConfig) -> tuple[KeypointSet, KeypointSet]:
     ``STUDYLIB_DATA``), the first ``num_train`` / ``num_test`` faces of each; it has no occlusion
     labels, so its occluded-landmark NME is NaN.
     """
-    sizes = (("train", config.num_train), ("test", config.num_test))
-    if config.dataset == "synthetic":
-        return tuple(
-            synthetic_face_set(split, n, config.image_size, config.data_seed, config.synth)
-            for split, n in sizes
-        )
-    if config.dataset == "300w":
+    if config.dataset not in ("synthetic", "300w"):
+        raise ValueError(f"dataset {config.dataset!r} is not a face dataset")
+
+    def load(split: str, n: int) -> KeypointSet:
+        if config.dataset == "synthetic":
+            return synthetic_face_set(split, n, config.image_size, config.data_seed, config.synth)
         from studylib.data.real.faces import load_300w
 
-        return tuple(load_300w(split, config.image_size, limit=n) for split, n in sizes)
-    raise ValueError(f"dataset {config.dataset!r} is not a face dataset")
+        return load_300w(split, config.image_size, limit=n)
+
+    if config.validation:
+        return holdout(load("train", config.num_train + config.num_test), config.num_test)
+    return load("train", config.num_train), load("test", config.num_test)
 
 
 # ---------------------------------------------------------------------------------------- model
@@ -303,14 +305,22 @@ def run_face(
     *,
     force: bool = False,
     progress: bool | None = None,
+    shared_with: tuple[str, str] | None = None,
 ) -> Path:
     """Train and evaluate one face run and write its record; return the record's folder.
 
     A run whose record holds the same config is finished and is returned as it is, unless
-    ``force``; an interrupted run resumes from its checkpoint. The record's metrics include the
-    model's total and per-module parameter counts.
+    ``force``; an interrupted run resumes from its checkpoint. ``shared_with`` names the
+    (ablation, setting) that owns this same configuration: the run is trained there, at most once
+    and never forced from here, and its record is linked into this setting's folder. The
+    record's metrics include the model's total and per-module parameter counts.
     """
     folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
+    if shared_with is not None:
+        # The same configuration belongs to another ablation's setting: train it there (once,
+        # never forced from here) and link its record here.
+        source = run_face(config, root, *shared_with, progress=progress)
+        return results.link_record(source, folder)
     config_dict = config.to_dict()
     if not needs_training(folder, config_dict, force):
         return folder
@@ -362,8 +372,17 @@ def reduction_ratio_settings(
     ResNet-18 with a pooled linear head (``resnet``), ODN's plain distillation (``odn``), and the
     ADM in the paper's channel-then-spatial order at each r (``adm-r<r>``). ``pooling_ablation``
     adds ``adm-r<r>-avg``, the first ratio's ADM with an average-pooled channel gate only: ODN's
-    pooling, which the paper says adding max-pooling improves (claim 9).
+    pooling, which the paper says adding max-pooling improves (claim 9). ``ratios`` may be the
+    list or its string form (papermill's ``-p reduction_ratios "[8, 16]"``).
     """
+    from studylib.params import is_int, literal
+
+    ratios = literal(
+        "reduction_ratios",
+        ratios,
+        "a non-empty list of integers > 0",
+        valid=lambda values: bool(values) and all(is_int(r) and r > 0 for r in values),
+    )
     settings: dict[str, dict[str, Any]] = {
         "resnet": dict(variant="resnet"),
         "odn": dict(variant="odn"),
@@ -385,12 +404,23 @@ def reduction_ratio_settings(
 def attention_order_settings(
     orders: Sequence[str] = ATTENTION_ORDERS, reduction_ratio: int = 8
 ) -> dict[str, dict[str, Any]]:
-    """The attention-order ablation: the ADM with each CBAM order at one reduction ratio."""
+    """The attention-order ablation: the ADM with each CBAM order at one reduction ratio.
+
+    ``orders`` may be the list or its string form (papermill's ``-p orders '["channel-spatial",
+    "none"]'``).
+    """
+    from studylib.params import literal
+
+    expected = f"a non-empty list of {ATTENTION_ORDERS}"
+    orders = literal(
+        "orders",
+        orders,
+        expected,
+        valid=lambda names: bool(names) and all(isinstance(n, str) for n in names),
+    )
     unknown = [order for order in orders if order not in ATTENTION_ORDERS]
-    if not orders or unknown:
-        raise ValueError(
-            f"orders must be a non-empty list of {ATTENTION_ORDERS}; unknown: {unknown or orders!r}"
-        )
+    if unknown:
+        raise ValueError(f"orders must be {expected}; unknown: {unknown}")
     return {
         order: dict(variant="adm", attention_order=order, reduction_ratio=reduction_ratio)
         for order in orders
@@ -519,9 +549,11 @@ def nme_table(
 ) -> pd.DataFrame:
     """Mean ± 95% interval over seeds (Student t) of each setting's metrics, in percent (NME in
     % of the inter-ocular distance, the paper's x 10^-2; AUC and failure rates in %)."""
+    runs = list(runs)
     frame = results.load_metrics(runs)
     scaled = frame.assign(**{c: 100 * frame[c] for c in columns}).rename(columns=columns)
-    return report.seed_summary(scaled, list(columns.values()), digits=digits, order=order)
+    table = report.seed_summary(scaled, list(columns.values()), digits=digits, order=order)
+    return table.drop(columns="seeds").join(report.floor_columns(runs)).join(table[["seeds"]])
 
 
 def occlusion_table(

@@ -25,8 +25,15 @@ from studylib.pose import PCKH_WORDING
 ABLATION = "freezing"
 #: The paper's schedule and the network without attention: every setting is compared with both.
 REFERENCES = ("acnn-A-B-C", "no-attention")
-#: The fewest epochs that give every phase of every schedule one epoch (A-B-C has three phases).
-MIN_EPOCHS = 3
+#: The fewest epochs that give phases A and C one epoch each.
+MIN_EPOCHS = 2
+#: The settings a profile runs when the notebook does not name them. At the quick profile the
+#: CPU budget runs the three that the ledger's claims compare (1: A-B-C against no attention;
+#: 4: A-B-C against joint; 2, 3, 5: their masks and gradients); the other schedules and the
+#: hard mask run at the GPU profiles, or on request.
+PROFILE_SETTINGS = {
+    "quick": ("no-attention", "acnn-joint", "acnn-A-B-C"),
+}
 
 #: ACNN's Table 1 (PCKh@0.5 on MPII) for the two networks this study re-implements, as the ACNN
 #: paper reports them (the hourglass row is its citation of Newell et al.).
@@ -39,8 +46,8 @@ ACNN_TABLE1_REPORTED = {
 def setting_overrides() -> dict[str, dict[str, Any]]:
     """The freezing-phases ablation: setting name -> :class:`PoseConfig` overrides, in table order.
 
-    Every setting trains for the same total epochs; a phased schedule splits them over its phases
-    in the paper's 200:200:100 proportions (:func:`studylib.config.schedule_phases`).
+    Every setting gives the heatmap network the same epochs; a phased schedule adds phase B's mask
+    epochs on top (:func:`studylib.config.schedule_phases`).
     """
     return {
         "no-attention": dict(attention=None, mask="soft", schedule="joint"),
@@ -61,23 +68,41 @@ def base_config(profile: str, **overrides: Any) -> PoseConfig:
     return config
 
 
-def configs(base: PoseConfig, settings: Sequence[str] | None = None) -> dict[str, PoseConfig]:
-    """``base`` with each setting's overrides; all settings when ``settings`` is None."""
+def configs(base: PoseConfig, settings: Sequence[str] | str | None = None) -> dict[str, PoseConfig]:
+    """``base`` with each setting's overrides; when ``settings`` is None, those of
+    :data:`PROFILE_SETTINGS` for ``base``'s profile (every setting for a profile not there).
+
+    ``settings`` may be the list of names or its string form (papermill's ``-p settings
+    '["acnn-joint", "acnn-A-B-C"]'``).
+    """
+    from studylib.params import literal
+
     table = setting_overrides()
-    chosen = list(table) if settings is None else list(settings)
-    unknown = [name for name in chosen if name not in table]
-    if not chosen or unknown:
-        raise ValueError(
-            f"settings must be a non-empty list of {list(table)}; unknown: {unknown or settings!r}"
+    expected = f"a non-empty list of {list(table)}"
+    if settings is None:
+        chosen = list(PROFILE_SETTINGS.get(base.profile, table))
+    else:
+        chosen = list(
+            literal(
+                "settings",
+                settings,
+                expected,
+                valid=lambda names: bool(names) and all(isinstance(n, str) for n in names),
+            )
         )
+    unknown = [name for name in chosen if name not in table]
+    if unknown:
+        raise ValueError(f"settings must be {expected}; unknown: {unknown}")
     return {name: base.replace(**table[name]) for name in chosen}
 
 
 def schedule_table(configs: dict[str, PoseConfig]) -> pd.DataFrame:
-    """One row per setting: model, mask type, and each phase's epochs, trained part and rate.
+    """One row per setting: model, mask type, each phase's epochs, trained part and rate, and the
+    epochs in which the heatmap network trains (equal in every setting, so that a schedule is
+    not confounded with a budget) and those of the masks alone.
 
-    A phase's cell reads "3 ep, heatmap, lr 0.002, /10 after 2": three epochs training the heatmap
-    network, the rate divided by 10 after the phase's second epoch.
+    A phase's cell reads "4 ep, heatmap, lr 0.002": four epochs training the heatmap network at
+    a peak rate of 0.002; every phase warms up and is divided by 10 at 60% and 85% of its steps.
     """
     rows = {}
     for name, config in configs.items():
@@ -87,15 +112,13 @@ def schedule_table(configs: dict[str, PoseConfig]) -> pd.DataFrame:
             "masks": config.mask if config.attention else "-",
         }
         for phase in phases:
-            drops = [str(d) for d in phase.lr_drops if d < phase.epochs]
-            row[phase.name] = f"{phase.epochs} ep, {phase.train}, lr {phase.lr:g}" + (
-                f", /10 after {' and '.join(drops)}" if drops else ""
-            )
-        row["total epochs"] = sum(phase.epochs for phase in phases)
+            row[phase.name] = f"{phase.epochs} ep, {phase.train}, lr {phase.lr:g}"
+        row["heatmap epochs"] = sum(p.epochs for p in phases if p.train in ("all", "heatmap"))
+        row["mask-only epochs"] = sum(p.epochs for p in phases if p.train == "mask")
         rows[name] = row
     table = pd.DataFrame.from_dict(rows, orient="index").fillna("-")
     phase_columns = [c for c in ("joint", "A", "B", "C") if c in table]
-    table = table[["model", "masks", *phase_columns, "total epochs"]]
+    table = table[["model", "masks", *phase_columns, "heatmap epochs", "mask-only epochs"]]
     table.index.name = "setting"
     return table
 
@@ -142,7 +165,10 @@ def gradient_history(runs: Iterable[str | Path]) -> pd.DataFrame:
             for stat in ("norm", "rms"):
                 column = f"grad_{stat}_{group}"
                 history[column] = np.where(frozen, np.nan, history.get(column, np.nan))
-        for stat in ("norm", "rms"):
+            # The gradient at a tensor exists wherever the tensor is computed from what trains.
+            column = f"grad_elem_{group}"
+            history[column] = history.get(column, np.nan)
+        for stat in ("norm", "rms", "elem"):
             history[f"grad_ratio_{stat}"] = (
                 history[f"grad_{stat}_mask"] / history[f"grad_{stat}_heatmap"]
             )
@@ -161,7 +187,12 @@ def gradient_summary(
     factors (an interval on the plain scale could reach below zero).
     """
     history = gradient_history(runs)
-    quantities = [c for c in history if c.startswith(("grad_norm_", "grad_rms_", "grad_ratio_"))]
+    quantities = [
+        c
+        for c in history
+        if c.startswith(("grad_norm_", "grad_rms_", "grad_elem_", "grad_ratio_"))
+        and history[c].notna().any()
+    ]
     ratios = [q for q in quantities if q.startswith("grad_ratio_")]
     history[ratios] = np.log(history[ratios])
     per_run = history.groupby(["setting", "phase", "seed"], sort=False)[quantities].mean()
@@ -199,6 +230,9 @@ GRADIENT_LABELS = {
     "grad_rms_mask": "mask RMS",
     "grad_ratio_norm": "mask / heatmap (L2)",
     "grad_ratio_rms": "mask / heatmap (RMS)",
+    "grad_elem_heatmap": "at the heatmaps (RMS per element)",
+    "grad_elem_mask": "at the masks (RMS per element)",
+    "grad_ratio_elem": "mask / heatmap (per element)",
 }
 
 
@@ -233,12 +267,17 @@ def _format_interval(mean: float, low: float, high: float, symmetric: bool = Tru
 def describe_gradient_ratios(summary: pd.DataFrame) -> str:
     """Sentences on the mask / heatmap gradient ratios where both groups train from the same loss
     (phase C and joint training), worded by where each interval lies relative to 1."""
-    both = summary[summary["quantity"].isin(["grad_ratio_norm", "grad_ratio_rms"])]
+    kinds = {
+        "grad_ratio_elem": "gradient at the tensors, RMS per element",
+        "grad_ratio_rms": "parameter gradients, RMS per parameter",
+        "grad_ratio_norm": "parameter gradients, L2 norm",
+    }
+    both = summary[summary["quantity"].isin(list(kinds))]
     if both.empty:
         return "No phase trained both groups, so no gradient ratio was measured."
     sentences = []
     for row in both.itertuples():
-        kind = "L2 norm" if row.quantity == "grad_ratio_norm" else "RMS per parameter"
+        kind = kinds[row.quantity]
         what = f"{row.setting}, phase {row.phase}, {kind}: mask / heatmap {row.mean:.3g}"
         if not np.isfinite(row.high - row.low):
             sentences.append(f"{what} (one seed, so no interval).")

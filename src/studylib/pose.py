@@ -21,7 +21,7 @@ from studylib import compare, distributed, report, results
 from studylib.config import PoseConfig
 from studylib.data.augment import AugmentConfig, augment
 from studylib.data.cache import synthetic_split
-from studylib.data.dataset import KeypointSet
+from studylib.data.dataset import KeypointSet, holdout
 from studylib.data.heatmaps import (
     decode_heatmaps,
     heatmap_to_image,
@@ -60,19 +60,21 @@ def load_pose_data(config: PoseConfig) -> tuple[KeypointSet, KeypointSet]:
     split (train = LSPET + LSP 1-1000, test = LSP 1001-2000) found through ``STUDYLIB_DATA``,
     of which ``num_train`` / ``num_test`` keep the first images of each split.
     """
-    sizes = {"train": config.num_train, "test": config.num_test}
-    if config.dataset == "synthetic":
-        return tuple(
-            synthetic_pose_set(split, n, config.image_size, config.data_seed, config.synth)
-            for split, n in sizes.items()
+    if config.dataset not in ("synthetic", "lsp"):
+        raise ValueError(
+            f"dataset {config.dataset!r} cannot train a pose model; use 'synthetic' or 'lsp'"
         )
-    if config.dataset == "lsp":
+
+    def load(split: str, n: int) -> KeypointSet:
+        if config.dataset == "synthetic":
+            return synthetic_pose_set(split, n, config.image_size, config.data_seed, config.synth)
         from studylib.data.real import load_lsp
 
-        return tuple(load_lsp(split, config.image_size, limit=n) for split, n in sizes.items())
-    raise ValueError(
-        f"dataset {config.dataset!r} cannot train a pose model; use 'synthetic' or 'lsp'"
-    )
+        return load_lsp(split, config.image_size, limit=n)
+
+    if config.validation:
+        return holdout(load("train", config.num_train + config.num_test), config.num_test)
+    return load("train", config.num_train), load("test", config.num_test)
 
 
 def build_model(config: PoseConfig, num_joints: int) -> StackedHourglass:
@@ -155,16 +157,31 @@ class PoseTask:
         return pose_metrics(pred, data)
 
 
+#: Thresholds (fractions of the head size) of the PCKh curve whose area is ``pckh_auc``.
+AUC_THRESHOLDS = np.linspace(0.0, 0.5, 26)
+#: The joints of MPII's "Total" (all but pelvis and thorax).
+TOTAL_JOINTS = sorted({j for joints in MPII_TABLE_GROUPS.values() for j in joints})
+
+
 def pose_metrics(pred: np.ndarray, data: KeypointSet) -> tuple[dict[str, Any], pd.DataFrame]:
-    """PCKh@0.5 (MPII Table-1 layout), PCKh on visible/occluded joints, PCK@0.2 (torso).
+    """PCKh@0.5 (MPII Table-1 layout), PCKh on visible/occluded joints, PCK@0.2 (torso), and two
+    continuous scores that do not jump from 0 to 1 at one radius: ``pckh_auc``, the area under the
+    PCKh curve (Total) over thresholds 0-0.5 of the head size, in % of its maximum, and
+    ``mean_error``, the mean over the Total joints of the error in head sizes.
 
     The headline ``pckh`` is the MPII "Total": every joint but pelvis and thorax, count-weighted.
     """
     names = data.spec.names
     head = pckh(pred, data.joints, data.valid, data.norms["head"], 0.5)
     table = mpii_table(head)
+    curve = [
+        pckh(pred, data.joints, data.valid, data.norms["head"], t).group_mean(TOTAL_JOINTS)
+        for t in AUC_THRESHOLDS
+    ]
     metrics: dict[str, Any] = {
         "pckh": table["Total"],
+        "pckh_auc": float(np.mean(curve)),
+        "mean_error": float(np.nanmean(head.errors[:, TOTAL_JOINTS])),
         "pckh_all_joints": head.mean,
         "pckh_table": table,
         "pckh_per_joint": dict(zip(names, head.per_joint.tolist())),
@@ -196,13 +213,21 @@ def run_pose(
     *,
     force: bool = False,
     progress: bool | None = None,
+    shared_with: tuple[str, str] | None = None,
 ) -> Path:
     """Train and evaluate one pose run and write its record; return the record's folder.
 
     A run whose record holds the same config is finished and is returned as it is, unless
-    ``force``; an interrupted run resumes from its checkpoint.
+    ``force``; an interrupted run resumes from its checkpoint. ``shared_with`` names the
+    (ablation, setting) that owns this same configuration: the run is trained there, at most once
+    and never forced from here, and its record is linked into this setting's folder.
     """
     folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
+    if shared_with is not None:
+        # The same configuration belongs to another ablation's setting: train it there (once,
+        # never forced from here) and link its record here.
+        source = run_pose(config, root, *shared_with, progress=progress)
+        return results.link_record(source, folder)
     config_dict = config.to_dict()
     if not needs_training(folder, config_dict, force):
         return folder
@@ -222,6 +247,7 @@ def run_pose(
         return folder  # rank 0 writes the record
     metrics = {
         **outcome.metrics,
+        "floor": pose_floor(train_set, test_set, model.stride, config.sigma, config.num_stacks),
         "parameters": count_parameters(model),
         "mask_head_parameters": count_parameters(model.parameter_groups()["mask"]),
     }
@@ -239,6 +265,40 @@ def run_pose(
     return results.write_record(
         folder, config_dict, metrics, outcome.history, outcome.per_sample, prov
     )
+
+
+def pose_floor(
+    train_set: KeypointSet, test_set: KeypointSet, stride: int, sigma: float, num_stacks: int
+) -> dict[str, float]:
+    """What a predictor that ignores the image scores (:mod:`studylib.floors`).
+
+    The constant is the training set's mean pose in the crop frame (each joint's mean over the
+    images where it is annotated), scored on ``test_set`` like a model (:func:`pose_metrics`).
+    ``heatmap_loss`` is the training loss of the best constant heatmap, the mean target over the
+    (unaugmented) training images, on each of the ``num_stacks`` stages: a training loss above
+    it has not yet used the image.
+    """
+    valid = train_set.valid[..., None]
+    mean_pose = (train_set.joints * valid).sum(axis=0) / np.maximum(valid.sum(axis=0), 1)
+    constant = np.broadcast_to(mean_pose, test_set.joints.shape).astype(np.float64)
+    scores, _ = pose_metrics(constant, test_set)
+    floor = {
+        key: scores[key]
+        for key in ("pckh", "pckh_auc", "mean_error", "pck_torso_0.2")
+        if key in scores
+    }
+    size = train_set.image_size[0] // stride
+    total = total_sq = 0.0
+    for start in range(0, len(train_set), 256):
+        joints = torch.from_numpy(train_set.joints[start : start + 256].astype(np.float32))
+        valid_part = torch.from_numpy(train_set.valid[start : start + 256])
+        maps = render_heatmaps(image_to_heatmap(joints, stride), valid_part, size, sigma).double()
+        total = total + maps.sum(dim=0)
+        total_sq = total_sq + maps.pow(2).sum(dim=0)
+    n = len(train_set)
+    variance = (total_sq / n - (total / n) ** 2).clamp_min(0)
+    floor["heatmap_loss"] = float(num_stacks * variance.mean())
+    return floor
 
 
 # ---- trained models: masks, heatmaps, mask statistics
@@ -392,8 +452,17 @@ def pckh_shares(
                 if joints
                 else np.full(n, np.nan)
             )
-        pooled = counts[total_joints].sum()
-        scores["Total"] = 100.0 * n * correct[:, total_joints].sum(axis=1) / max(pooled, 1)
+        pooled = max(counts[total_joints].sum(), 1)
+        scores["Total"] = 100.0 * n * correct[:, total_joints].sum(axis=1) / pooled
+        normalised = np.where(scored, errors / norm, np.nan)[:, total_joints]
+        # The continuous scores (:func:`pose_metrics`), scaled the same way: "AUC" averages the
+        # Total share over the curve's thresholds; "MNE" is the sample's summed error in head
+        # sizes over the pooled count, so that its mean over samples is the mean error.
+        within = np.nan_to_num(normalised, nan=np.inf)
+        scores["AUC"] = np.mean(
+            [100.0 * n * (within <= t).sum(axis=1) / pooled for t in AUC_THRESHOLDS], axis=0
+        )
+        scores["MNE"] = n * np.nansum(normalised, axis=1) / pooled
         out.append(pd.DataFrame(scores))
     return pd.concat(out, ignore_index=True)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from studylib import results
+from studylib import floors, results
 from studylib.io import read_json
 from studylib.stats import mean_ci
 
@@ -57,12 +57,51 @@ def seed_intervals(frame: pd.DataFrame, column: str, by: str = "setting") -> pd.
 
 
 def pckh_table(runs: Iterable[str | Path], order: Sequence[str] | None = None) -> pd.DataFrame:
-    """PCKh@0.5 in the ACNN paper's Table 1 layout, mean ± 95% CI over seeds, per setting."""
+    """PCKh@0.5 in the ACNN paper's Table 1 layout, mean ± 95% CI over seeds, per setting; then
+    the continuous scores (PCKh AUC over 0-0.5 head sizes, mean error in head sizes) and the
+    floor beside them (:func:`floor_columns`)."""
     runs = list(runs)
     table = results.load_table(runs, "pckh_table")
     if table.empty:
         raise FileNotFoundError(f"none of the {len(runs)} runs given has a PCKh table")
-    return seed_summary(table, TABLE1_COLUMNS, order=order)
+    out = seed_summary(table, TABLE1_COLUMNS, order=order)
+    metrics = results.load_metrics(runs)
+    continuous = {"pckh_auc": ("AUC", 1), "mean_error": ("mean error", 3)}
+    for key, (label, digits) in continuous.items():
+        if key in metrics:
+            out[label] = seed_summary(metrics, [key], digits=digits)[key]
+    return out.join(floor_columns(runs)).drop(columns="seeds").join(out[["seeds"]])
+
+
+def floor_columns(runs: Iterable[str | Path]) -> pd.DataFrame:
+    """Per setting: the trivial predictor's score on the same test set (the constant pose's
+    PCKh@0.5 Total, or the mean shape's NME in %) and how many seeds cleared the learning gate
+    (:mod:`studylib.floors`), e.g. "3/3"; "no floor" for records written before floors."""
+    rows = {}
+    for folder in map(Path, runs):
+        metrics = read_json(folder / "metrics.json")
+        setting = results.run_keys(folder)["setting"]
+        clear = floors.clearance(metrics)
+        row = rows.setdefault(
+            setting, {"floors": [], "cleared": 0, "n": 0, "pose": "pckh" in metrics}
+        )
+        row["floors"].append(clear.floor)
+        row["cleared"] += clear.cleared
+        row["n"] += 1
+    table = {}
+    for setting, row in rows.items():
+        floor = float(pd.Series(row["floors"]).mean())
+        label = "floor (constant pose)" if row["pose"] else "floor (mean shape, %)"
+        value = floor if row["pose"] else 100 * floor
+        table[setting] = {
+            label: "no floor"
+            if pd.isna(value)
+            else f"{value:.1f}"
+            if row["pose"]
+            else f"{value:.2f}",
+            "clears gate": f"{row['cleared']}/{row['n']}",
+        }
+    return pd.DataFrame.from_dict(table, orient="index")
 
 
 def provenance_table(runs: Iterable[str | Path]) -> pd.DataFrame:

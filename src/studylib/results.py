@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from studylib.io import read_json, write_json, write_text
+from studylib.io import atomic_path, read_json, write_json, write_text
 
 RECORD_FILES = ("config.json", "history.csv", "per_sample.csv", "provenance.json", "metrics.json")
 RESULTS_ENV = "STUDYLIB_RESULTS"
@@ -85,6 +85,34 @@ def write_record(
     write_text(folder / "per_sample.csv", per_sample.to_csv(index=False, float_format="%.5g"))
     write_json(folder / "provenance.json", provenance)
     write_json(folder / "metrics.json", metrics)
+    return folder
+
+
+#: The files of a run record (``metrics.json`` last: it marks the record complete).
+RECORD_FILES = ("config.json", "history.csv", "per_sample.csv", "provenance.json", "metrics.json")
+
+
+def link_record(source: str | Path, folder: str | Path) -> Path:
+    """Make ``folder`` hold the record (and checkpoint, when there is one) of the finished run in
+    ``source``, as hard links where the file system allows and copies elsewhere: one run that two
+    ablations share (e.g. the baseline hourglass is the freezing ablation's ``no-attention``) is
+    trained once and found under both. ``metrics.json`` goes last, as in :func:`write_record`."""
+    import shutil
+
+    source, folder = Path(source), Path(folder)
+    if not (source / "metrics.json").is_file():
+        raise FileNotFoundError(f"{source}: no finished run record to link")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metrics.json").unlink(missing_ok=True)
+    for name in ("checkpoint.pt", *RECORD_FILES):
+        if not (source / name).is_file():
+            continue
+        with atomic_path(folder / name) as tmp:
+            tmp.unlink()  # os.link makes the file
+            try:
+                os.link(source / name, tmp)
+            except OSError:
+                shutil.copyfile(source / name, tmp)
     return folder
 
 

@@ -180,8 +180,19 @@ def train_mode(model: nn.Module) -> None:
                 m.eval()
 
 
+def make_optimizer(name: str, parameters: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+    """RMSProp (the ACNN paper's) or Adam, at ``lr``."""
+    if name == "rmsprop":
+        return torch.optim.RMSprop(parameters, lr=lr)
+    if name == "adam":
+        return torch.optim.Adam(parameters, lr=lr)
+    raise ValueError(f"optimizer must be 'rmsprop' or 'adam', got {name!r}")
+
+
 def gradient_norms(model: nn.Module) -> dict[str, float]:
-    """L2 norm and per-parameter RMS of the gradients of each parameter group."""
+    """L2 norm and per-parameter RMS of the gradients of each parameter group, and the RMS per
+    element of the gradients at the model's output tensors when it logs them
+    (``tensor_gradient_rms``, e.g. ACNN's masks and heatmaps)."""
     groups = model.parameter_groups() if hasattr(model, "parameter_groups") else {"all": [model]}
     norms = {}
     for name, modules in groups.items():
@@ -192,6 +203,8 @@ def gradient_norms(model: nn.Module) -> dict[str, float]:
         count = sum(g.numel() for g in grads)
         norms[f"grad_norm_{name}"] = math.sqrt(squared)
         norms[f"grad_rms_{name}"] = math.sqrt(squared / count)
+    if hasattr(model, "tensor_gradient_rms"):
+        norms.update({f"grad_elem_{k}": v for k, v in model.tensor_gradient_rms().items()})
     return norms
 
 
@@ -209,6 +222,7 @@ def fit(
     config: dict[str, Any] | None = None,
     amp: bool = True,
     progress: bool | None = None,
+    optimizer_name: str = "rmsprop",
 ) -> FitResult:
     """Train through ``phases`` and evaluate; resume from ``checkpoint_dir`` when it holds a
     checkpoint of the same ``config``.
@@ -258,19 +272,21 @@ def fit(
         if index != phase_index:
             trainable = apply_phase(model, phase)
             step_model = distributed.wrap(model, device)  # per phase: what trains has changed
-            optimizer = torch.optim.RMSprop(trainable, lr=phase.lr)
+            optimizer = make_optimizer(optimizer_name, trainable, phase.lr)
             if state is not None and state["phase_index"] == index:
                 optimizer.load_state_dict(state["optimizer"])
             phase_index = index
-        lr = phase.lr_at(epoch_in_phase)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
+        steps_per_epoch = len(train_set) // batch_size
+        lr = phase.lr_at(epoch_in_phase / phase.epochs)
 
         train_mode(model)
         losses, norms = [], []
         for step, idx in enumerate(
             batch_indices(len(train_set), batch_size, generator, ctx.rank, ctx.world_size)
         ):
+            progress = (epoch_in_phase * steps_per_epoch + step) / (phase.epochs * steps_per_epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = phase.lr_at(progress)
             batch = {key: value[idx.to(value.device)] for key, value in data.items()}
             with autocast:
                 loss = task.loss(step_model, batch, _step_generator(generator, ctx.rank))
@@ -366,6 +382,7 @@ def fit_run(
         config=config.to_dict(),
         amp=config.amp,
         progress=progress,
+        optimizer_name=config.optimizer,
     )
 
 

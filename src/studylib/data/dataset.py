@@ -153,3 +153,15 @@ def describe(sets: dict[str, KeypointSet]) -> pd.DataFrame:
             row[f"mean {key} size (px)"] = round(float(values.mean()), 1)
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def holdout(train: KeypointSet, count: int) -> tuple[KeypointSet, KeypointSet]:
+    """(train, validation): the last ``count`` images of a training split held out, for choosing
+    settings without the test set."""
+    if len(train) <= count:
+        raise ValueError(
+            f"the training split has {len(train)} images; holding out {count} leaves none"
+        )
+    return train.subset(np.arange(len(train) - count)), train.subset(
+        np.arange(len(train) - count, len(train))
+    )

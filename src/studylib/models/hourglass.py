@@ -84,13 +84,18 @@ class MaskHead(nn.Module):
     """f_c of ACNN Eq. 2: conv layers with BN and ReLU, then a 1-channel 1x1 conv and a sigmoid.
 
     The paper says only "convolution layers"; we use 1x1 (C -> C/4), 3x3 (C/4 -> C/4), 1x1 (-> 1),
-    about 1/6 of a residual block's parameters. The last conv starts at zero weight and a bias of
-    +3 (sigmoid 0.95), so a new head starts near the all-ones mask the paper initialises with.
+    about 1/6 of a residual block's parameters. The paper's all-ones mask is the mask before stage
+    1 and in phase A, not the heads' start, which it does not give. Ours (our choice): the last conv
+    starts with small random weights, so that every layer of the head gets a gradient from the
+    first step (a zero weight would block the hidden layers'), and a bias of +2 (sigmoid 0.88), so a
+    new head starts close to the all-ones mask that phase A trained the network with while the
+    sigmoid's slope (0.10) still lets it move.
     ``hard=True`` binarises at 0.5 in the forward pass and lets the gradient of the sigmoid through
     (straight-through estimator), since the paper calls the masks binary.
     """
 
-    INITIAL_BIAS = 3.0
+    INITIAL_BIAS = 2.0
+    INITIAL_WEIGHT_STD = 0.01
 
     def __init__(self, channels: int, hard: bool = False):
         super().__init__()
@@ -100,7 +105,7 @@ class MaskHead(nn.Module):
             conv_bn_relu(hidden, hidden, 3),
             nn.Conv2d(hidden, 1, 1),
         )
-        nn.init.zeros_(self.layers[-1].weight)
+        nn.init.normal_(self.layers[-1].weight, std=self.INITIAL_WEIGHT_STD)
         nn.init.constant_(self.layers[-1].bias, self.INITIAL_BIAS)
         self.hard = hard
 
@@ -175,6 +180,9 @@ class StackedHourglass(nn.Module):
         self.attention, self.mask_type = attention, mask
         #: When False, every mask is the all-ones map (ACNN phase A: "masks frozen at ones").
         self.masks_active = attention is not None
+        #: Log the gradients at the masks and heatmaps (:meth:`tensor_gradient_rms`).
+        self.log_tensor_gradients = attention is not None
+        self._tensor_gradients: dict[str, list] = {}
 
         self.stem = nn.Sequential(
             conv_bn_relu(3, features // 4, 7, stride=2),
@@ -236,6 +244,33 @@ class StackedHourglass(nn.Module):
         }
         return {name: count_parameters(modules) for name, modules in parts.items()}
 
+    def _log_gradient(self, name: str, tensor: torch.Tensor) -> None:
+        """Accumulate the squared gradient that reaches ``tensor`` in the backward pass (on its
+        device: nothing is read back here)."""
+        if not tensor.requires_grad:
+            return
+        totals = self._tensor_gradients.setdefault(
+            name, [tensor.new_zeros((), dtype=torch.float32), 0]
+        )
+        totals[1] += tensor.numel()
+
+        def hook(grad: torch.Tensor) -> None:
+            totals[0] += grad.detach().float().pow(2).sum()
+
+        tensor.register_hook(hook)
+
+    def tensor_gradient_rms(self) -> dict[str, float]:
+        """RMS per element of the gradients that reached the masks M_i and the heatmaps H_i since
+        the last call (ACNN's claim 3 is about these tensors: a mask is replicated over the
+        channels it multiplies, so the gradients of all of them add up at each mask element),
+        and reset. Empty for a tensor that got no gradient (the all-ones masks)."""
+        out = {
+            name: float((total / max(count, 1)).sqrt())
+            for name, (total, count) in self._tensor_gradients.items()
+        }
+        self._tensor_gradients = {}
+        return out
+
     def forward(self, images: torch.Tensor) -> HourglassOutput:
         multiple = self.min_input_multiple
         if images.shape[-1] % multiple or images.shape[-2] % multiple:
@@ -261,6 +296,9 @@ class StackedHourglass(nn.Module):
                 prediction = heatmap + previous_prediction * (1.0 - previous_mask)
             if not is_last:
                 x = (x + self.merge_features[i](feature) + self.merge_heatmaps[i](heatmap)) * mask
+            if self.log_tensor_gradients and torch.is_grad_enabled():
+                self._log_gradient("heatmap", heatmap)
+                self._log_gradient("mask", mask)
             heatmaps.append(heatmap)
             masks.append(mask)
             predictions.append(prediction)

@@ -167,8 +167,10 @@ class AttentionFeaturePathway(nn.Module):
     """ADM's pathway-C (the paper's Fig. 8, Eq. 2-4): ``Z = CBAM(F) + F``.
 
     ``CBAM`` applies the channel gate then the spatial gate by default (Eq. 3-4); the order and r
-    are the ablations' knobs. With order ``"none"`` the pathway is ``Z = 2 F`` (the formula keeps
-    its residual), the no-attention control.
+    are the ablations' knobs. With order ``"none"`` the pathway is ``Z = F``, the no-attention
+    control: keeping the residual there would give ``Z = 2 F``, and the control's features would
+    enter the flattened low-rank layer at twice the scale of the others', a difference that is
+    not attention.
     """
 
     def __init__(self, attention: CBAM) -> None:
@@ -176,6 +178,8 @@ class AttentionFeaturePathway(nn.Module):
         self.attention = attention
 
     def forward(self, features: Tensor) -> tuple[Tensor, AttentionMaps]:
+        if self.attention.order == "none":
+            return features, {}
         attended, maps = self.attention.forward_with_maps(features)
         return attended + features, maps
 
@@ -228,14 +232,47 @@ class LowRankRegression(nn.Module):
         """The d x k projection matrix M of Eq. 1."""
         return self.projection.weight.T
 
+    #: Newton-Schulz steps of :meth:`nuclear_norm` off the CPU: enough to converge for every
+    #: eigenvalue of the normalised Gram matrix above ``POLAR_FLOOR`` (the slowest converge
+    #: geometrically, by a factor of 1.5 per step, before the quadratic phase).
+    POLAR_STEPS = 45
+    #: Added to the normalised Gram matrix's diagonal: keeps it positive definite against
+    #: rounding, so the iteration cannot diverge; directions with singular values below
+    #: sqrt(floor) of the largest count less (never more) than their singular value.
+    POLAR_FLOOR = 1e-12
+
     def nuclear_norm(self) -> Tensor:
         """||M||_*: the sum of M's singular values (the convex surrogate of its rank).
 
-        Taken of the tall d x k matrix M rather than of the layer's k x d weight (same value): on
-        CPU LAPACK's SVD of the tall form is several times faster (0.08 s against 0.5 s for
-        37,632 x 128, the width-64 size).
+        On the CPU, from LAPACK's SVD of the tall d x k matrix M rather than of the layer's
+        k x d weight (same value; the tall form is several times faster there). Elsewhere
+        (CUDA) without an SVD, whose cost and status check (a host sync) every step would pay
+        for: ||M||_* = <M, U V^T>, and the polar factor U V^T = M (M^T M)^(-1/2) comes from
+        Newton-Schulz iterations on the k x k Gram matrix, matrix products only, in float64 (so
+        TF32 cannot touch it and rounding stays far below the floor). The factor is a constant
+        to autograd, so the gradient is U V^T, the nuclear norm's own. The two paths agree to
+        rounding on well-conditioned M; the CPU keeps LAPACK so that its runs stay bit for bit
+        what they were.
         """
-        return torch.linalg.matrix_norm(self.M, "nuc")
+        m = self.M
+        if m.device.type == "cpu":
+            return torch.linalg.matrix_norm(m, "nuc")
+        return self.nuclear_norm_polar(m)
+
+    @classmethod
+    def nuclear_norm_polar(cls, m: Tensor) -> Tensor:
+        """||m||_* from the polar factor (the path :meth:`nuclear_norm` takes off the CPU)."""
+        with torch.no_grad():
+            a = m.detach().double()
+            gram = a.T @ a
+            scale = torch.linalg.matrix_norm(gram).clamp_min(torch.finfo(gram.dtype).tiny)
+            eye = torch.eye(gram.shape[0], dtype=gram.dtype, device=gram.device)
+            y, z = gram / scale + cls.POLAR_FLOOR * eye, eye
+            for _ in range(cls.POLAR_STEPS):  # y -> (G/s)^(1/2), z -> (G/s)^(-1/2)
+                t = 1.5 * eye - 0.5 * (z @ y)
+                y, z = y @ t, t @ z
+            polar = (a @ z / scale.sqrt()).to(m.dtype)
+        return (m * polar).sum()
 
     def forward(self, features: Tensor) -> Tensor:
         return self.fc(self.projection(features.flatten(1)))
