@@ -114,3 +114,16 @@ def test_a_shared_configuration_is_trained_once_and_linked(tmp_path):
     assert read_json(linked / "metrics.json") == read_json(source / "metrics.json")
     assert results.is_complete(linked, config.to_dict())
     assert "floor" in read_json(linked / "metrics.json")
+
+
+def test_a_validation_run_holds_out_the_end_of_the_training_split():
+    config = PoseConfig.from_profile("smoke", num_train=20, num_test=6, validation=True)
+    train, validation = pose.load_pose_data(config)
+    full_train, _ = pose.load_pose_data(config.replace(num_train=26, validation=False))
+    assert len(train) == 20 and len(validation) == 6
+    np.testing.assert_array_equal(validation.images, full_train.images[20:])
+    np.testing.assert_array_equal(train.images, full_train.images[:20])
+    with pytest.raises(ValueError, match="holding out 30 leaves none"):
+        from studylib.data.dataset import holdout
+
+        holdout(train, 30)

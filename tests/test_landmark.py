@@ -179,6 +179,17 @@ def test_adm_pathway_c_is_cbam_plus_residual_weighted_by_visibility():
     assert torch.equal(occlusion_map, occlusion)
 
 
+def test_the_no_attention_control_passes_the_features_at_their_own_scale():
+    # Z = F, not CBAM's identity plus the residual (2 F): the control differs from the other
+    # orders by the attention alone, not by the scale of what enters the low-rank module.
+    torch.manual_seed(0)
+    net = LandmarkNet(5, variant="adm", attention_order="none", **SMALL).eval()
+    features = net.backbone.forward_features(torch.randn(2, 3, 64, 64))
+    occlusion = net.distillation.occlusion_pathway(features)
+    distilled, _, _ = net.distillation(features)
+    assert torch.allclose(distilled, (1 - occlusion) * features, atol=1e-6)
+
+
 def test_landmarks_are_normalized_coordinates_in_input_pixels():
     net = LandmarkNet(5, variant="odn", **SMALL)
     output = net(torch.randn(2, 3, 64, 64))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studylib import compare, report, results, stats
+from studylib import compare, pose, report, results, stats
 from studylib.config import PoseConfig
 from studylib.io import read_json
 from studylib.models.hourglass import StackedHourglass, count_parameters
@@ -436,3 +436,84 @@ def paper_table1() -> pd.DataFrame:
 def find_runs(root: str | Path, dataset: str = "synthetic") -> dict[str, list[Path]]:
     """The ablation's finished runs under ``root`` by setting, in the settings table's order."""
     return results.runs_by_setting(root, ABLATION, dataset, order=setting_overrides())
+
+
+def gradient_at_initialisation(
+    num_stacks: int, features: int, image_size: int = 64, images: int = 4, seed: int = 0
+) -> dict[str, float]:
+    """RMS per element of the loss's gradient at the masks M_i and at the heatmaps H_i of a new
+    ACNN (joint training's first step, Eq. 3 on synthetic figures), and their ratio: claim 3's
+    quantity, measurable at the paper's width (256 channels) without training it.
+
+    The mask multiplies every channel of the features it gates, so its gradient is the sum of
+    ``features`` channels' gradients; a wider network should show a larger ratio if the paper's
+    explanation holds.
+    """
+    import torch
+
+    from studylib.data.augment import AugmentConfig
+    from studylib.data.synthetic_pose import generate_pose
+
+    data = generate_pose(images, image_size, seed=seed)
+    torch.manual_seed(seed)
+    model = StackedHourglass(num_stacks, features, data.spec.num_keypoints, attention="acnn")
+    task = pose.PoseTask(
+        flip_permutation=torch.from_numpy(data.spec.flip_permutation()),
+        augment=AugmentConfig(scale=0.0, rotation=0.0, flip=False, color=0.0),
+    )
+    batch = {
+        "images": torch.from_numpy(data.images),
+        "joints": torch.from_numpy(data.joints.astype("float32")),
+        "valid": torch.from_numpy(data.valid),
+    }
+    model.train()
+    task.loss(model, batch, torch.Generator().manual_seed(seed)).backward()
+    rms = model.tensor_gradient_rms()
+    return {
+        "stacks": num_stacks,
+        "features": features,
+        "grad_elem_mask": rms["mask"],
+        "grad_elem_heatmap": rms["heatmap"],
+        "ratio": rms["mask"] / rms["heatmap"],
+    }
+
+
+#: Claim 3 measured at initialisation: this profile's width and the paper's (written by the study).
+GRADIENT_AT_INIT_SIZES = ((2, 32), (4, 256))
+
+
+def write_gradient_at_initialisation(root: str | Path) -> Path:
+    """:func:`gradient_at_initialisation` at :data:`GRADIENT_AT_INIT_SIZES`, written with its
+    provenance to ``<root>/freezing/gradient_at_initialisation.json``."""
+    import time
+
+    import torch
+
+    from studylib.io import write_json
+
+    started = time.perf_counter()
+    rows = [gradient_at_initialisation(stacks, width) for stacks, width in GRADIENT_AT_INIT_SIZES]
+    path = Path(root) / ABLATION / "gradient_at_initialisation.json"
+    write_json(
+        path,
+        {
+            "rows": rows,
+            "provenance": results.provenance(torch.device("cpu"), time.perf_counter() - started),
+        },
+    )
+    return path
+
+
+def gradient_at_initialisation_table(root: str | Path) -> pd.DataFrame:
+    """The record of :func:`write_gradient_at_initialisation` as a table (empty if not run)."""
+    path = Path(root) / ABLATION / "gradient_at_initialisation.json"
+    if not path.is_file():
+        return pd.DataFrame()
+    table = pd.DataFrame(read_json(path)["rows"]).set_index(["stacks", "features"])
+    return table.rename(
+        columns={
+            "grad_elem_mask": "at the masks (RMS per element)",
+            "grad_elem_heatmap": "at the heatmaps (RMS per element)",
+            "ratio": "mask / heatmap",
+        }
+    )

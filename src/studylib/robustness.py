@@ -134,7 +134,7 @@ TRACKS["face-occluders"] = dataclasses.replace(
     sweeps={"occluded_area": (0.0, 0.1, 0.2, 0.3, 0.4)},
     test_set=_pasted_face_test_set,
     dataset="300w",
-    overrides=(("num_test", face.HELEN_TEST_FACES),),  # as `make study-real` trains them
+    overrides=tuple(face.REAL_300W_RUNS.items()),  # as `make study-real` trains them
 )
 
 
