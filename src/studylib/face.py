@@ -445,6 +445,13 @@ def setting_table(configs: dict[str, FaceConfig]) -> pd.DataFrame:
             "attention order": c.attention_order if c.variant == "adm" else "",
             "r": c.reduction_ratio if c.variant == "adm" else "",
             "channel pooling": "+".join(c.channel_pooling) if c.variant == "adm" else "",
+            # The channel gate's MLP squeezes 8 x width channels to (8 x width) / r units: at a
+            # narrower trunk than the paper's, a given r leaves fewer units than it did there.
+            "MLP units": (
+                f"{8 * c.width // c.reduction_ratio} (paper: {512 // c.reduction_ratio})"
+                if c.variant == "adm" and "channel" in c.attention_order
+                else ""
+            ),
         }
         for name, c in configs.items()
     }
