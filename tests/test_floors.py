@@ -127,3 +127,22 @@ def test_a_validation_run_holds_out_the_end_of_the_training_split():
         from studylib.data.dataset import holdout
 
         holdout(train, 30)
+
+
+def test_a_shared_run_never_overwrites_the_owners_record_of_another_configuration(tmp_path):
+    config = PoseConfig.from_profile(
+        "smoke", features=8, num_train=16, num_test=8, batch_size=8, epochs=1, device="cpu"
+    )
+    owner = pose.run_pose(config, tmp_path, "freezing", "no-attention", progress=False)
+    other = config.replace(lr=1e-3)
+    folder = pose.run_pose(
+        other,
+        tmp_path,
+        "baseline",
+        "hourglass",
+        shared_with=("freezing", "no-attention"),
+        progress=False,
+    )
+    assert results.is_complete(owner, config.to_dict())  # the owner's run is untouched
+    assert results.is_complete(folder, other.to_dict())
+    assert not (folder / "metrics.json").samefile(owner / "metrics.json")

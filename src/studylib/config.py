@@ -1,10 +1,12 @@
 """Run configurations: one frozen dataclass per run, built from a profile plus overrides.
 
-A profile (``smoke``, ``quick``, ``full``) sets the scale of a run: input size, model width,
-data size, epochs and seeds. A notebook builds its config with ``PoseConfig.from_profile(profile,
-**overrides)``; overrides given as ``None`` (an unset papermill parameter) keep the profile's value.
-Every field is checked when the config is made, so a bad parameter fails before any training,
-with a message that names it.
+A profile (``smoke``, ``quick``, ``gpu``, ``full``) sets the scale of a run: input size, model
+width, data size, epochs and seeds. ``channels_last`` (default: on CUDA only) and ``compile``
+(``torch.compile`` the training steps) change how fast a run trains, not what it computes.
+A notebook builds its config with ``PoseConfig.from_profile(profile, **overrides)``; overrides
+given as ``None`` (an unset papermill parameter) keep the profile's value. Every field is
+checked when the config is made, so a bad parameter fails before any training, with a message
+that names it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-PROFILES = ("smoke", "quick", "full")
+PROFILES = ("smoke", "quick", "gpu", "full")
 #: Datasets a pose run trains and tests on: the built-in synthetic figures and LSP (+ LSPET).
 #: MPII has no training labels here (only its validation ground truth): it is an evaluation check.
 POSE_DATASETS = ("synthetic", "lsp")
@@ -127,8 +129,22 @@ POSE_PROFILES: dict[str, dict[str, Any]] = {
         features=32,
         num_train=2400,
         num_test=300,
-        epochs=8,
+        epochs=5,
         batch_size=16,
+        lr=2e-3,
+    ),
+    # The whole study (both tracks, synthetic and real data) in one call of a few minutes on one
+    # H100/H200: inputs as quick's, a network twice as wide, larger batches. Sized from an
+    # estimate (FLOPs, kernel launches per step, the CPU's data generation), not yet from a GPU
+    # run: ``make gpu-check`` measures it.
+    "gpu": dict(
+        image_size=128,
+        num_stacks=2,
+        features=64,
+        num_train=2400,
+        num_test=300,
+        epochs=10,
+        batch_size=32,
         lr=2e-3,
     ),
     "full": dict(
@@ -145,7 +161,12 @@ POSE_PROFILES: dict[str, dict[str, Any]] = {
 
 #: Training seeds each setting is run with, per profile (the data seed stays fixed, so every
 #: seed of every setting is scored on the same test images and comparisons can be paired).
-PROFILE_SEEDS: dict[str, tuple[int, ...]] = {"smoke": (0,), "quick": (0, 1, 2), "full": (0, 1, 2)}
+PROFILE_SEEDS: dict[str, tuple[int, ...]] = {
+    "smoke": (0,),
+    "quick": (0, 1, 2),
+    "gpu": (0, 1, 2),
+    "full": (0, 1, 2),
+}
 
 
 def seeds_for(profile: str, seeds=None) -> tuple[int, ...]:
@@ -202,6 +223,8 @@ class PoseConfig:
     validation: bool = False
     device: str = "auto"
     amp: bool = True
+    channels_last: bool | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         check_types(self)
@@ -253,7 +276,7 @@ class PoseConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _to_dict(self)
 
 
 #: Datasets a face run trains and tests on: the built-in synthetic faces and 300-W.
@@ -294,8 +317,21 @@ FACE_PROFILES: dict[str, dict[str, Any]] = {
         rank=128,
         num_train=2000,
         num_test=300,
-        epochs=10,
+        epochs=6,
         batch_size=32,
+        lr=1e-3,
+    ),
+    # As the pose track's gpu profile: twice quick's input side and width; layer 4 keeps its
+    # stride 2, which leaves the attention modules quick's 4 x 4 map.
+    "gpu": dict(
+        image_size=128,
+        width=32,
+        layer4_stride=2,
+        rank=128,
+        num_train=2000,
+        num_test=300,
+        epochs=10,
+        batch_size=64,
         lr=1e-3,
     ),
     "full": dict(
@@ -356,6 +392,8 @@ class FaceConfig:
     pretrained: str | None = None
     device: str = "auto"
     amp: bool = True
+    channels_last: bool | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.channel_pooling, list):  # a papermill parameter arrives as a list
@@ -429,7 +467,20 @@ class FaceConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _to_dict(self)
+
+
+#: Fields that change how fast a run trains, not what it computes: a record holds them only when
+#: they differ from their defaults, so records written before they existed still match.
+EXECUTION_FLAGS = {"channels_last": None, "compile": False}
+
+
+def _to_dict(config: PoseConfig | FaceConfig) -> dict[str, Any]:
+    values = dataclasses.asdict(config)
+    for name, default in EXECUTION_FLAGS.items():
+        if values.get(name, default) == default and type(values.get(name)) is type(default):
+            values.pop(name, None)
+    return values
 
 
 def _check_knobs(config: PoseConfig | FaceConfig, synth_knobs: type) -> None:

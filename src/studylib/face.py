@@ -321,12 +321,17 @@ def run_face(
     record's metrics include the model's total and per-module parameter counts.
     """
     folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
-    if shared_with is not None:
-        # The same configuration belongs to another ablation's setting: train it there (once,
-        # never forced from here) and link its record here.
-        source = run_face(config, root, *shared_with, progress=progress)
-        return results.link_record(source, folder)
     config_dict = config.to_dict()
+    if shared_with is not None:
+        owner_ablation, owner_setting = shared_with
+        owner = results.run_dir(root, owner_ablation, config.dataset, owner_setting, config.seed)
+        # The same configuration belongs to another ablation's setting: train it there (once,
+        # never forced from here) and link its record here; unless the owner's record holds
+        # another configuration (e.g. this notebook was given other parameters), which is left
+        # alone: this run is then not the shared one and trains in its own folder.
+        if results.is_complete(owner, config_dict) or not (owner / "metrics.json").is_file():
+            source = run_face(config, root, *shared_with, progress=progress)
+            return results.link_record(source, folder)
     if not needs_training(folder, config_dict, force):
         return folder
     train_set, test_set = load_face_data(config)
