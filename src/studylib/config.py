@@ -108,10 +108,13 @@ def schedule_phases(
 
 #: Pose profiles. ``quick`` is what a 2-core CPU affords for the freezing ablation's claims. Its
 #: inputs are 128 px so that the 32 x 32 heatmaps give PCKh@0.5 a tolerance of about a heatmap
-#: pixel (at 64 px one cell off already fails every joint); its rate and budget were chosen on a
+#: pixel (at 64 px one cell off already fails every joint). Its rate and width were chosen on a
 #: validation split of the training images (``results/tuning/``), never on the test set: the
-#: paper's RMSProp rate barely moves a network in so few steps, so quick runs at 2e-3 with the
-#: warm-up and annealing of every phase. ``full`` uses the paper's network, inputs and rate.
+#: paper's RMSProp rate barely moves a network in so few steps, so quick runs at 2e-3, and 16
+#: features learnt far slower than 32. Its budget is not chosen for learning but for the CPU's
+#: time, and the validation curve says it is too short for the learning gate
+#: (:mod:`studylib.floors`): the records then say "no evidence", and the GPU profiles are where
+#: the pose claims can be decided. ``full`` uses the paper's network, inputs and rate.
 POSE_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(
         image_size=64,
