@@ -19,7 +19,7 @@ TORCH_SPEC ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch==2.13.0,torc
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 RESUME ?=
 
-.PHONY: study study-real test unit notebooks refresh-notebooks book clean-build lint
+.PHONY: study study-real test unit notebooks refresh-notebooks book clean-build lint gpu-check
 .DEFAULT_GOAL := test
 
 $(VENV)/.installed: pyproject.toml
@@ -40,6 +40,14 @@ study-real: $(VENV)/.installed
 	  $(if $(RESUME),--resume)
 	$(MAKE) --no-print-directory book
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
+
+# Re-run a stratified sample of the committed records (one per ablation and dataset) from their
+# own configs into a temporary folder, never results/, and print each one's difference from its
+# record; the check goes to results/reproduce/last_check.json, which the book shows.
+# REPRODUCE_ARGS: e.g. "--per-ablation 2", "--records results/...", "--dry-run".
+.PHONY: reproduce
+reproduce: $(VENV)/.installed
+	$(PY) -m studylib.reproduce $(REPRODUCE_ARGS)
 
 test: $(VENV)/.installed
 	$(MAKE) --no-print-directory unit notebooks book BOOK_FLAGS="-W -n --keep-going"
@@ -62,6 +70,12 @@ refresh-notebooks: $(VENV)/.installed
 
 book: $(VENV)/.installed
 	$(VENV)/bin/jupyter-book build . $(BOOK_FLAGS)
+
+# The CUDA path in one call of at most 9 minutes (scripts/gpu_check.sh): the tests that touch
+# CUDA, the benchmark and the gpu-profile study, records and logs under $(OUT) (a temporary
+# folder when unset). GPU_CHECK_DRY=1 runs the same stages on the CPU at tiny sizes.
+gpu-check: $(VENV)/.installed
+	PY=$(PY) OUT="$(OUT)" scripts/gpu_check.sh
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests

@@ -1,4 +1,5 @@
-"""Several processes, one run: torchrun with the gloo backend on the CPU."""
+"""Several processes, one run: torchrun with the gloo backend on the CPU, and with NCCL on CUDA
+where there is a GPU for every process."""
 
 import os
 import subprocess
@@ -28,8 +29,21 @@ def test_processes_take_disjoint_equal_shares_of_each_batch():
         next(batch_indices(50, 7, torch.Generator(), 0, 2))
 
 
+PROCESSES = 2
+
+
+def _skip_without_devices(device: str) -> None:
+    if device == "cuda" and torch.cuda.device_count() < PROCESSES:
+        pytest.skip(
+            f"DDP on CUDA needs a GPU per process: {PROCESSES} processes, "
+            f"{torch.cuda.device_count()} GPU(s) visible"
+        )
+
+
 @pytest.mark.slow
-def test_torchrun_trains_one_model_and_writes_one_record(tmp_path):
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_torchrun_trains_one_model_and_writes_one_record(device, tmp_path):
+    _skip_without_devices(device)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
         sys.executable,
@@ -37,7 +51,7 @@ def test_torchrun_trains_one_model_and_writes_one_record(tmp_path):
         "torch.distributed.run",
         "--standalone",
         "--nproc_per_node",
-        "2",
+        str(PROCESSES),
         "-m",
         "studylib.run",
         "pose",
@@ -45,6 +59,7 @@ def test_torchrun_trains_one_model_and_writes_one_record(tmp_path):
         "smoke",
         "--set",
         "epochs=2",
+        f"device={device}",
         "--results-dir",
         str(tmp_path),
         "--ablation",
@@ -62,7 +77,7 @@ def test_torchrun_trains_one_model_and_writes_one_record(tmp_path):
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         [*results.RECORD_FILES, "checkpoint.pt"]
     )
-    assert read_json(folder / "provenance.json")["processes"] == 2
+    assert read_json(folder / "provenance.json")["processes"] == PROCESSES
     history = results.load_csvs(runs, "history.csv")
     assert len(history) == 2 and np.isfinite(history["train_loss"]).all()
 

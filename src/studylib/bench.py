@@ -1,16 +1,22 @@
-"""Training throughput benchmark: images/s, step time (data vs compute), FLOP/s, peak memory,
-and inference latency (one image).
+"""Training throughput benchmark: the training step itself, timed.
 
-    python -m studylib.bench                      # this machine's device, the study's sizes
+    python -m studylib.bench                      # this machine's device, the papers' sizes
     python -m studylib.bench --device cpu --tiny  # seconds; what CI runs
-    python -m studylib.bench --models hourglass-4 --batch-size 64 --compile
+    python -m studylib.bench --models hourglass-4 --batch-sizes 16 32 64 --compile-too
 
-For each model it times training steps through the same data path as training (slice a uint8
-batch on the device, augment it there, render the targets) and the same step (forward, loss,
-backward, RMSProp), separately and together, after warm-up steps. FLOPs per step are counted
-with ``torch.utils.flop_counter`` and compared with the device's peak, measured on the spot
-with a large matrix product in the step's precision (fp32 on the CPU, bf16 on CUDA). Each
-result is written to ``results/bench/<device>/<model>.json`` with its provenance, and printed.
+A case is a track's run config (:class:`~studylib.config.PoseConfig` or
+:class:`~studylib.config.FaceConfig`): the model comes from the track's own builder, the loss from
+its task (augmentation on the device, targets, the loss the paper gives) and the step from
+:func:`studylib.train.train_step`, the function :func:`studylib.train.fit` runs, with its
+gradient norms and finite checks, RMSProp, channels_last and ``torch.compile`` as training sets
+them (:func:`studylib.train.step_model_for`). So the images/s here are training's.
+
+For each case and batch size it times, after warm-up steps, the data part of a step (slicing a
+uint8 batch on the device and augmenting it, as the task does) on its own, and the whole step;
+compute is the rest. FLOPs per step are counted with ``torch.utils.flop_counter`` and compared
+with the device's peak, measured on the spot with a large matrix product in the step's
+precision (fp32 on the CPU, bf16 on CUDA). Each result is written to
+``results/bench/<device>/<case>-b<batch>[-compiled].json`` with its provenance, and printed.
 """
 
 from __future__ import annotations
@@ -21,77 +27,80 @@ import resource
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from studylib import results
+from studylib import results, train
+from studylib.config import FaceConfig, PoseConfig
 from studylib.data.augment import AugmentConfig, augment
-from studylib.data.heatmaps import image_to_heatmap, render_heatmaps
-from studylib.data.keypoints import FACE68, MPII, KeypointSpec
+from studylib.data.keypoints import FACE68, MPII
 from studylib.io import read_json, write_json
-from studylib.models import LandmarkNet, StackedHourglass
-from studylib.train import configure_device, resolve_device
 
 
 @dataclass(frozen=True)
 class BenchCase:
-    """One model at one size."""
+    """One track's run config at one size: ``track`` is "pose" or "face", ``profile`` the
+    config's profile and ``overrides`` what differs from it."""
 
     name: str
-    model: str  # "hourglass" or "landmark"
-    image_size: int
-    num_stacks: int = 4
-    features: int = 256
-    width: int = 64
+    track: str
+    profile: str = "full"
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def config(self, device: str) -> PoseConfig | FaceConfig:
+        kind = {"pose": PoseConfig, "face": FaceConfig}.get(self.track)
+        if kind is None:
+            raise ValueError(f"unknown benchmark track {self.track!r}; known: pose, face")
+        return kind.from_profile(self.profile, device=device, **self.overrides)
 
 
-#: The study's networks at the papers' sizes (what a GPU run trains).
+#: The study's networks at the papers' sizes: ACNN's hourglass at 256 px, the face paper's
+#: LandmarkNet (ADM) at 224 px.
 PAPER_CASES = (
-    BenchCase("hourglass-2", "hourglass", 256, num_stacks=2),
-    BenchCase("hourglass-4", "hourglass", 256, num_stacks=4),
-    BenchCase("hourglass-8", "hourglass", 256, num_stacks=8),
-    BenchCase("landmark-adm", "landmark", 224, width=64),
+    BenchCase("hourglass-2", "pose", overrides=dict(num_stacks=2, attention="acnn")),
+    BenchCase("hourglass-4", "pose", overrides=dict(num_stacks=4, attention="acnn")),
+    BenchCase("hourglass-8", "pose", overrides=dict(num_stacks=8, attention="acnn")),
+    BenchCase("landmark-adm", "face"),
 )
 #: Tiny versions for CI: the same code path in seconds.
 TINY_CASES = (
-    BenchCase("hourglass-2-tiny", "hourglass", 64, num_stacks=2, features=16),
-    BenchCase("landmark-adm-tiny", "landmark", 64, width=8),
+    BenchCase("hourglass-2-tiny", "pose", "smoke", dict(attention="acnn")),
+    BenchCase("landmark-adm-tiny", "face", "smoke"),
 )
 
 
-def build(case: BenchCase) -> tuple[nn.Module, KeypointSpec, Callable, Callable]:
-    """The model, its keypoint scheme, a target maker (joints, valid, size) and a loss."""
-    if case.model == "hourglass":
-        model = StackedHourglass(
-            case.num_stacks, case.features, MPII.num_keypoints, attention="acnn"
+def build(case: BenchCase, device: torch.device) -> tuple[nn.Module, train.Task, Any]:
+    """The model and task of a case, as the track's run builds them (weights from seed 0)."""
+    config = case.config(device.type)
+    torch.manual_seed(0)
+    if case.track == "pose":
+        from studylib import pose
+
+        model = pose.build_model(config, MPII.num_keypoints)
+        task = pose.PoseTask(
+            flip_permutation=torch.from_numpy(MPII.flip_permutation()),
+            stride=model.stride,
+            sigma=config.sigma,
+            augment=AugmentConfig(**config.augment),
+            flip_test=config.flip_test,
         )
-        spec, stride = MPII, model.stride
-
-        def make_targets(joints, valid, size):
-            return render_heatmaps(image_to_heatmap(joints, stride), valid, size // stride)
-
-        def loss(model, images, targets):
-            out = model(images)
-            return sum(nn.functional.mse_loss(p.float(), targets) for p in out.predictions)
-
-    elif case.model == "landmark":
-        model = LandmarkNet(FACE68.num_keypoints, width=case.width, input_size=case.image_size)
-        spec = FACE68
-
-        def make_targets(joints, valid, size):
-            return (joints + 0.5) / size * 2 - 1
-
-        def loss(model, images, targets):
-            return model.loss(model(images), targets)
-
     else:
-        raise ValueError(f"unknown benchmark model {case.model!r}; known: hourglass, landmark")
-    return model, spec, make_targets, loss
+        from studylib import face
+
+        model = face.build_model(config, FACE68.num_keypoints)
+        task = face.FaceTask(
+            flip_permutation=torch.from_numpy(FACE68.flip_permutation()),
+            input_size=config.image_size,
+            augment=AugmentConfig(**config.augment),
+        )
+    return model, task, config
 
 
 def forward_flops(model: nn.Module, image_size: int) -> int:
@@ -122,7 +131,7 @@ def inference_latency_ms(model: nn.Module, x: torch.Tensor, repeats: int) -> flo
     return 1000 * sorted(times)[len(times) // 2]
 
 
-def measure_peak_flops(device: torch.device, dtype: torch.dtype, size: int = 4096) -> float:
+def measure_peak_flops(device: torch.device, dtype: torch.dtype, size: int = 8192) -> float:
     """FLOP/s of a large matrix product: the device's practical peak in this precision."""
     size = size if device.type == "cuda" else 1024
     a = torch.randn(size, size, device=device, dtype=dtype)
@@ -143,58 +152,77 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def synthetic_data(
+    config: PoseConfig | FaceConfig, num_keypoints: int, pool: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """A pool of random uint8 images and keypoints on the device, shaped like ``to_device``'s."""
+    rng = np.random.default_rng(0)
+    size = config.image_size
+    return {
+        "images": torch.from_numpy(rng.integers(0, 256, (pool, size, size, 3), dtype=np.uint8)).to(
+            device
+        ),
+        "joints": torch.from_numpy(
+            rng.uniform(0.1 * size, 0.9 * size, (pool, num_keypoints, 2)).astype(np.float32)
+        ).to(device),
+        "valid": torch.ones(pool, num_keypoints, dtype=torch.bool, device=device),
+    }
+
+
 def run_case(
     case: BenchCase,
     device: torch.device,
     batch_size: int,
     steps: int,
     warmup: int,
-    channels_last: bool = True,
     compile_model: bool = False,
 ) -> dict:
     """Time ``steps`` training steps of one case after ``warmup`` steps."""
-    torch.manual_seed(0)
-    model, spec, make_targets, loss_fn = build(case)
-    model.to(device).train()
+    model, task, config = build(case, device)
+    model.to(device)
+    phase = config.phases()[0]
+    trainable = train.apply_phase(model, phase)
+    train.train_mode(model)
     use_cuda = device.type == "cuda"
-    if channels_last and use_cuda:
-        model = model.to(memory_format=torch.channels_last)
-    step_model = torch.compile(model) if compile_model else model
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-4)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_cuda)
+    channels_last = train.default_channels_last(device, config.channels_last)
+    step_model = train.step_model_for(model, device, channels_last, compile_model)
+    optimizer = train.make_optimizer(getattr(config, "optimizer", "rmsprop"), trainable, phase.lr)
+    autocast = train.autocast_for(device, config.amp)
     generator = torch.Generator().manual_seed(0)
+    num_keypoints = model.num_joints if case.track == "pose" else model.num_landmarks
     pool = max(4 * batch_size, 64)
-    size = case.image_size
-    images_u8 = torch.randint(0, 256, (pool, size, size, 3), dtype=torch.uint8, device=device)
-    joints = torch.rand(pool, spec.num_keypoints, 2, device=device) * (size - 1)
-    valid = torch.ones(pool, spec.num_keypoints, dtype=torch.bool, device=device)
-    flip = torch.from_numpy(spec.flip_permutation())
+    data = synthetic_data(config, num_keypoints, pool, device)
 
-    def data_step():
-        idx = torch.randint(0, pool, (batch_size,), generator=generator).to(device)
-        x = images_u8[idx].permute(0, 3, 1, 2).float().div_(255.0)
-        x, j, v = augment(x, joints[idx], valid[idx], AugmentConfig(), flip, generator)
-        if channels_last and use_cuda:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, make_targets(j, v, size)
+    def batch() -> dict[str, torch.Tensor]:
+        (idx,) = list(train.batch_indices(pool, batch_size, generator, device=device))[:1]
+        return {key: value[idx] for key, value in data.items()}
 
-    def compute_step(x, targets):
-        with autocast:
-            loss = loss_fn(step_model, x, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    def data_step() -> object:
+        b = batch()
+        images = b["images"].permute(0, 3, 1, 2).float().div_(255.0)
+        step_generator = train.step_generator(generator, 0, device)
+        return augment(
+            images, b["joints"], b["valid"], task.augment, task.flip_permutation, step_generator
+        )
 
-    x, targets = data_step()
+    def step() -> train.StepResult:
+        return train.train_step(
+            model,
+            step_model,
+            task,
+            optimizer,
+            batch(),
+            train.step_generator(generator, 0, device),
+            autocast,
+        )
+
+    for _ in range(max(warmup, 1 if compile_model else 0)):
+        step()
     with FlopCounterMode(display=False) as counter:
-        compute_step(x, targets)
+        step()
     flops_per_step = counter.get_total_flops()
-
-    for _ in range(warmup):
-        compute_step(*data_step())
     if use_cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    _sync(device)
 
     def timed(fn: Callable[[], object]) -> float:
         _sync(device)
@@ -204,30 +232,29 @@ def run_case(
         _sync(device)
         return (time.perf_counter() - start) / steps
 
-    batches = [data_step() for _ in range(steps)]
     data_time = timed(data_step)
-    queue = iter(batches)
-    compute_time = timed(lambda: compute_step(*next(queue)))
-    step_time = timed(lambda: compute_step(*data_step()))
-    latency = inference_latency_ms(model, x[:1].contiguous(), repeats=max(steps, 3))
+    step_time = timed(step)
+    x = data["images"][:1].permute(0, 3, 1, 2).float().div(255.0)
+    latency = inference_latency_ms(model, x, repeats=max(steps, 3))
     peak_memory = (
         torch.cuda.max_memory_allocated(device)
         if use_cuda
         else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     )
+    compute_time = max(step_time - data_time, 0.0)
     return {
-        "case": asdict(case),
+        "case": {**asdict(case), "config": config.to_dict()},
         "batch_size": batch_size,
         "steps": steps,
-        "precision": "bf16 autocast" if use_cuda else "fp32",
-        "channels_last": channels_last and use_cuda,
+        "precision": "bf16 autocast" if config.amp and use_cuda else "fp32",
+        "channels_last": channels_last,
         "compiled": compile_model,
         "parameters": sum(p.numel() for p in model.parameters()),
         "images_per_s": batch_size / step_time,
         "step_time_ms": 1000 * step_time,
         "data_time_ms": 1000 * data_time,
         "compute_time_ms": 1000 * compute_time,
-        "compute_share": compute_time / (compute_time + data_time),
+        "compute_share": compute_time / step_time,
         "flops_per_image": flops_per_step / batch_size,
         "inference_latency_ms": latency,
         "achieved_flops_per_s": flops_per_step / step_time,
@@ -242,6 +269,7 @@ RECORD_COLUMNS = (
     "model",
     "batch",
     "precision",
+    "compiled",
     "images/s",
     "step (ms)",
     "data (ms)",
@@ -267,6 +295,7 @@ def load_records(folder: str | Path) -> pd.DataFrame:
                 "model": record["case"]["name"],
                 "batch": record["batch_size"],
                 "precision": record["precision"],
+                "compiled": record.get("compiled", False),
                 "images/s": record["images_per_s"],
                 "step (ms)": record["step_time_ms"],
                 "data (ms)": record["data_time_ms"],
@@ -286,6 +315,10 @@ def device_slug(device: torch.device) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 
 
+def record_name(case: BenchCase, batch_size: int, compiled: bool) -> str:
+    return f"{case.name}-b{batch_size}" + ("-compiled" if compiled else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -293,54 +326,71 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--tiny", action="store_true", help="tiny models at 64 px (CI)")
     parser.add_argument("--models", nargs="+", help="case names (default: all of the chosen set)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default 64 on CUDA, 8 on CPU")
+    parser.add_argument(
+        "--batch-sizes",
+        "--batch-size",
+        type=int,
+        nargs="+",
+        default=None,
+        help="default 16 32 64 on CUDA, 8 on CPU",
+    )
     parser.add_argument(
         "--steps", type=int, default=None, help="timed steps (default 20 CUDA, 3 CPU)"
     )
     parser.add_argument("--warmup", type=int, default=None)
-    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model only")
+    parser.add_argument(
+        "--compile-too",
+        action="store_true",
+        help="eager at every batch size, and compiled at the largest",
+    )
     parser.add_argument(
         "--out", type=Path, default=None, help="records folder (default results/bench)"
     )
     args = parser.parse_args(argv)
 
-    device = resolve_device(args.device)
-    configure_device(device)
+    device = train.resolve_device(args.device)
+    train.configure_device(device)
     cuda = device.type == "cuda"
     cases = {c.name: c for c in (TINY_CASES if args.tiny else PAPER_CASES)}
     unknown = sorted(set(args.models or ()) - set(cases))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {sorted(cases)}")
-    batch_size = args.batch_size or (64 if cuda else 8)
+    batch_sizes = args.batch_sizes or ([16, 32, 64] if cuda else [8])
     steps = args.steps or (20 if cuda else 3)
     warmup = args.warmup if args.warmup is not None else (5 if cuda else 1)
-    for name, value in (("--batch-size", batch_size), ("--steps", steps)):
+    for name, value in (("--batch-sizes", min(batch_sizes)), ("--steps", steps)):
         if value < 1:
             parser.error(f"{name} must be >= 1, got {value}")
+    runs = [(size, args.compile) for size in batch_sizes]
+    if args.compile_too:
+        runs = [(size, False) for size in batch_sizes] + [(max(batch_sizes), True)]
 
     out = (args.out or results.project_root() / "results" / "bench") / device_slug(device)
     peak = measure_peak_flops(device, torch.bfloat16 if cuda else torch.float32)
     print(f"device {device} ({device_slug(device)}), measured peak {peak / 1e12:.2f} TFLOP/s")
     columns = ("img/s", "step ms", "data ms", "compute", "TFLOP/s", "of peak")
-    print(f"{'model':<20}" + "".join(f"{c:>9}" for c in columns) + f"{'MiB':>8}")
-    for index, name in enumerate(args.models or cases):
-        started = time.perf_counter()
-        record = run_case(
-            cases[name], device, batch_size, steps, warmup, compile_model=args.compile
-        )
-        if not cuda and index:  # the process's peak cannot be reset between cases
-            record["peak_memory_kind"] += ", includes the cases run before it (use --models)"
-        record["device_peak_flops_per_s"] = peak
-        record["fraction_of_peak"] = record["achieved_flops_per_s"] / peak
-        record["provenance"] = results.provenance(device, time.perf_counter() - started)
-        write_json(out / f"{name}.json", record)
-        print(
-            f"{name:<20}{record['images_per_s']:>9.1f}{record['step_time_ms']:>9.1f}"
-            f"{record['data_time_ms']:>9.1f}{record['compute_share']:>9.0%}"
-            f"{record['achieved_flops_per_s'] / 1e12:>9.3f}{record['fraction_of_peak']:>9.0%}"
-            f"{record['peak_memory_mb']:>8.0f}",
-            flush=True,
-        )
+    print(f"{'case':<30}" + "".join(f"{c:>9}" for c in columns) + f"{'MiB':>8}")
+    done = 0
+    for name in args.models or cases:
+        for batch_size, compiled in runs:
+            started = time.perf_counter()
+            record = run_case(cases[name], device, batch_size, steps, warmup, compiled)
+            if not cuda and done:  # the process's peak cannot be reset between cases
+                record["peak_memory_kind"] += ", includes the cases run before it (use --models)"
+            done += 1
+            record["device_peak_flops_per_s"] = peak
+            record["fraction_of_peak"] = record["achieved_flops_per_s"] / peak
+            record["provenance"] = results.provenance(device, time.perf_counter() - started)
+            label = record_name(cases[name], batch_size, compiled)
+            write_json(out / f"{label}.json", record)
+            print(
+                f"{label:<30}{record['images_per_s']:>9.1f}{record['step_time_ms']:>9.1f}"
+                f"{record['data_time_ms']:>9.1f}{record['compute_share']:>9.0%}"
+                f"{record['achieved_flops_per_s'] / 1e12:>9.3f}"
+                f"{record['fraction_of_peak']:>9.0%}{record['peak_memory_mb']:>8.0f}",
+                flush=True,
+            )
     print(f"records: {out}")
     return 0
 

@@ -13,7 +13,12 @@ gives each process its device. Inside :func:`studylib.train.fit`:
   two-GPU Torch training): cheaper than synchronised BatchNorm and fine with >= 8 images per
   process; the per-process batch is recorded;
 - only **rank 0** evaluates, writes checkpoints and run records; the checkpoint holds the
-  unwrapped model's weights, so it loads on one device like any other.
+  unwrapped model's weights, so it loads on one device like any other;
+- the **finite check** is collective but not per step: every process keeps its steps' flags on
+  its device and all of them reduce the flags together at the same steps
+  (:func:`all_ok`), so they stop together without an all-reduce and a host read per step.
+
+On CUDA each process needs a GPU of its own (``LOCAL_RANK`` < the GPUs torch sees).
 """
 
 from __future__ import annotations
@@ -49,6 +54,12 @@ def setup(device: str = "auto") -> Context:
     use_cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if use_cuda:
+        if local_rank >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"process {local_rank} needs GPU {local_rank}, but torch sees "
+                f"{torch.cuda.device_count()}; start at most that many processes per node "
+                "(or train on the CPU with device=cpu)"
+            )
         torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if use_cuda else "gloo")
@@ -67,11 +78,21 @@ def context() -> Context:
 
 
 def all_finite(value: torch.Tensor) -> bool:
-    """Whether ``value`` is finite on every process (so all of them stop together)."""
+    """Whether ``value`` is finite on every process (so all of them stop together). It reads
+    the answer on the host: call it between steps, not inside one."""
     finite = torch.isfinite(value.detach()).all().to(torch.int32)
     if context().world_size > 1:
         dist.all_reduce(finite, op=dist.ReduceOp.MIN)
     return bool(finite)
+
+
+def all_ok(flags: torch.Tensor) -> torch.Tensor:
+    """Elementwise AND of a bool tensor over every process, on the host (one read for all of
+    its elements: e.g. one flag per training step since the last check)."""
+    flags = flags.detach().to(torch.int32)
+    if context().world_size > 1:
+        dist.all_reduce(flags, op=dist.ReduceOp.MIN)
+    return flags.cpu().bool()
 
 
 def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:

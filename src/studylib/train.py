@@ -15,6 +15,19 @@ normalisation while the masks learn.
 A run is resumable: the checkpoint holds the model, the optimizer, the position in the schedule,
 the history and every random state, so a run killed at any moment and started again ends with
 the same numbers as one that was never interrupted (on the CPU, with deterministic settings).
+It is written at the end of every phase and, in between, at the end of the first epoch after
+``checkpoint_every_s`` seconds (on the CPU by default every epoch; on CUDA, where an epoch takes
+seconds and a paper-size checkpoint is 100+ MB, every few minutes). A checkpoint is read on the
+CPU and moved from there, so a run resumes on any device.
+
+The training step (:func:`train_step`, which :mod:`studylib.bench` times too) reads nothing back
+from the device: a CUDA step is queued without waiting for the GPU. Its loss, the squared
+gradient norms and a finite flag stay on the device; the loop reads the flags every
+``check_every`` steps and at the end of each epoch (one read for all of them), and the norms
+once per epoch. A non-finite loss or gradient stops the run there, naming the first bad step;
+no checkpoint is written after it, so the last good one stays. On the CPU the flags are read
+after every step (a read there costs nothing), and the numbers are bit for bit the same as
+with a read per step.
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ import math
 import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -125,19 +138,28 @@ def to_device(data: KeypointSet, device: torch.device) -> dict[str, torch.Tensor
 
 
 def batch_indices(
-    n: int, batch_size: int, generator: torch.Generator, rank: int = 0, world_size: int = 1
+    n: int,
+    batch_size: int,
+    generator: torch.Generator,
+    rank: int = 0,
+    world_size: int = 1,
+    device: torch.device | None = None,
 ) -> Iterator[torch.Tensor]:
     """A shuffled epoch of full batches (the last partial batch is dropped, as BatchNorm wants).
 
     With several processes, every process draws the same permutation and takes its share of
     each global batch: the shares are disjoint, their union is the epoch, and every process
-    takes the same number of steps.
+    takes the same number of steps. The permutation is drawn on the CPU generator (the run's
+    random stream on every device) and copied to ``device`` once per epoch, so every batch's
+    index is already there.
     """
     if batch_size % world_size:
         raise ValueError(
             f"batch_size {batch_size} must be a multiple of the {world_size} processes"
         )
     order = torch.randperm(n, generator=generator)
+    if device is not None:
+        order = order.to(device)
     share = batch_size // world_size
     starts = range(0, n - batch_size + 1, batch_size)
     if not starts:
@@ -208,6 +230,144 @@ def gradient_norms(model: nn.Module) -> dict[str, float]:
     return norms
 
 
+GradientLayout = tuple[tuple[str, int, int], ...]
+
+
+def gradient_squares(model: nn.Module) -> tuple[torch.Tensor | None, GradientLayout]:
+    """The sums of squared gradients of every parameter that has one, as one device tensor
+    (nothing is read back), and its layout: (group, parameters, elements) for each parameter
+    group in order. :func:`norms_from_squares` turns them into :func:`gradient_norms`' numbers.
+
+    On the CPU each sum is the very operation :func:`gradient_norms` reads, so the numbers are
+    bit for bit the same; elsewhere one fused ``_foreach_norm`` per group replaces hundreds of
+    small kernels.
+    """
+    groups = model.parameter_groups() if hasattr(model, "parameter_groups") else {"all": [model]}
+    squares, layout = [], []
+    for name, modules in groups.items():
+        grads = [p.grad for m in modules for p in m.parameters() if p.grad is not None]
+        if not grads:
+            continue
+        if grads[0].device.type == "cpu":
+            squares.extend(g.float().pow(2).sum() for g in grads)
+        else:
+            squares.extend(n.float().pow(2) for n in torch._foreach_norm(grads))
+        layout.append((name, len(grads), sum(g.numel() for g in grads)))
+    return (torch.stack(squares) if squares else None), tuple(layout)
+
+
+def norms_from_squares(values: list[float], layout: GradientLayout) -> dict[str, float]:
+    """:func:`gradient_norms` from the host copy of :func:`gradient_squares` (same arithmetic)."""
+    norms, start = {}, 0
+    for name, parameters, elements in layout:
+        squared = sum(values[start : start + parameters])
+        start += parameters
+        norms[f"grad_norm_{name}"] = math.sqrt(squared)
+        norms[f"grad_rms_{name}"] = math.sqrt(squared / elements)
+    return norms
+
+
+@dataclass
+class StepResult:
+    """What one training step leaves on the device (nothing of it has been read)."""
+
+    loss: torch.Tensor  # the detached loss
+    grad_squares: torch.Tensor | None  # gradient_squares()
+    layout: GradientLayout
+    tensor_rms: dict[str, torch.Tensor]  # RMS of the gradients at logged tensors (ACNN's masks)
+    ok: torch.Tensor  # bool: the loss and every gradient are finite
+
+
+def train_step(
+    model: nn.Module,
+    step_model: nn.Module,
+    task: Task,
+    optimizer: torch.optim.Optimizer,
+    batch: dict[str, torch.Tensor],
+    generator: torch.Generator,
+    autocast: AbstractContextManager,
+) -> StepResult:
+    """One training step: the task's loss (augmentation included) under ``autocast``, backward,
+    the gradient norms and the finite check, and the optimizer's step. ``step_model`` is what
+    runs the forward pass (``model`` itself, its DDP wrapper or its compiled form).
+
+    Nothing is read back from the device, so the caller decides when to wait for it. The
+    optimizer steps even when the loss or a gradient is not finite: the caller, which reads
+    ``ok`` later, stops the run and keeps no checkpoint after that step.
+    """
+    with autocast:
+        loss = task.loss(step_model, batch, generator)
+    # All of the model, not just the optimizer's parameters: a frozen part must not keep (and
+    # log) the gradient of an earlier phase.
+    model.zero_grad(set_to_none=True)
+    loss.backward()
+    loss = loss.detach()
+    squares, layout = gradient_squares(model)
+    tensor_rms = {}
+    if hasattr(model, "tensor_gradient_squares"):  # {name: (sum of squares, elements)}
+        tensor_rms = {
+            name: (total / max(count, 1)).sqrt()
+            for name, (total, count) in model.tensor_gradient_squares().items()
+        }
+    elif hasattr(model, "tensor_gradient_rms"):  # read on the host: a sync per step
+        tensor_rms = {
+            name: torch.tensor(value, dtype=torch.float32).to(loss.device)
+            for name, value in model.tensor_gradient_rms().items()
+        }
+    ok = torch.isfinite(loss).all()
+    for values in [squares, *tensor_rms.values()]:
+        if values is not None:
+            ok = ok & torch.isfinite(values).all()
+    optimizer.step()
+    return StepResult(loss, squares, layout, tensor_rms, ok)
+
+
+def step_generator(shared: torch.Generator, rank: int, device: torch.device) -> torch.Generator:
+    """The generator of one step's augmentation on one process, on the training device.
+
+    Seeded from the shared CPU generator (which every process advances alike, and which the
+    checkpoint saves), offset by the rank: processes augment their samples differently, and a
+    resumed run draws exactly what an uninterrupted one would. On CUDA it is a CUDA generator,
+    so the draws are made there; on the CPU (and ``meta``) a CPU one, as always.
+    """
+    base = int(torch.randint(0, 2**62, (1,), generator=shared))
+    on = device if device.type == "cuda" else "cpu"
+    return torch.Generator(device=on).manual_seed(base + rank)
+
+
+def autocast_for(device: torch.device, amp: bool = True) -> torch.autocast:
+    """bf16 autocast on CUDA when ``amp``; disabled elsewhere (the CPU trains in float32)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+
+
+def default_channels_last(device: torch.device, channels_last: bool | None) -> bool:
+    """``channels_last`` as asked, or by default on CUDA only (where cuDNN's convolutions are
+    faster in that layout under bf16; on the CPU it would change the arithmetic of the study's
+    recorded runs)."""
+    return device.type == "cuda" if channels_last is None else channels_last
+
+
+def step_model_for(
+    model: nn.Module, device: torch.device, channels_last: bool, compile_model: bool
+) -> nn.Module:
+    """What runs a training step's forward pass: ``model`` in channels_last when asked,
+    wrapped for DDP under torchrun, and compiled when asked (the compiled module shares the
+    model's parameters)."""
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    step_model = distributed.wrap(model, device)
+    return torch.compile(step_model) if compile_model else step_model
+
+
+def restore(state: dict[str, Any], model: nn.Module, generator: torch.Generator) -> None:
+    """Load a checkpoint's weights into ``model`` (on any device) and its random states into
+    ``generator`` and torch's global generator; the states must be (and are, from
+    :func:`_load_checkpoint`) CPU ByteTensors."""
+    model.load_state_dict(state["model"])
+    generator.set_state(state["generator"].cpu())
+    torch.set_rng_state(state["torch_rng"].cpu())
+
+
 def fit(
     model: nn.Module,
     task: Task,
@@ -223,6 +383,10 @@ def fit(
     amp: bool = True,
     progress: bool | None = None,
     optimizer_name: str = "rmsprop",
+    check_every: int | None = None,
+    checkpoint_every_s: float | None = None,
+    channels_last: bool | None = None,
+    compile_model: bool = False,
 ) -> FitResult:
     """Train through ``phases`` and evaluate; resume from ``checkpoint_dir`` when it holds a
     checkpoint of the same ``config``.
@@ -232,33 +396,44 @@ def fit(
     return empty metrics. ``task.loss`` then receives the DDP wrapper: it should call it, and
     reach the model's own methods through :func:`studylib.distributed.unwrap`.
 
+    ``check_every``: steps between reads of the finite flags (default: 1 on the CPU, 50 on
+    other devices); ``checkpoint_every_s``: seconds between checkpoints within a phase (default:
+    0, every epoch, on the CPU; 300 elsewhere); ``channels_last`` (default: on CUDA only) and
+    ``compile_model`` (``torch.compile`` the model for the training steps) change speed, not
+    what is computed.
+
     Raises:
-        NonFiniteLossError: the loss was not finite (names the epoch and step).
+        NonFiniteLossError: the loss or a gradient was not finite (names the first bad epoch and
+        step).
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if any(p.epochs < 1 for p in phases):
         raise ValueError(f"every phase needs >= 1 epoch, got {[p.epochs for p in phases]}")
+    on_cpu = device.type == "cpu"
+    check_every = check_every or (1 if on_cpu else 50)
+    if checkpoint_every_s is None:
+        checkpoint_every_s = 0.0 if on_cpu else 300.0
+    channels_last = default_channels_last(device, channels_last)
     configure_device(device)
     ctx = distributed.context()
     torch.manual_seed(seed)
     model.to(device)
     generator = torch.Generator().manual_seed(seed)
     data = to_device(train_set, device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
+    autocast = autocast_for(device, amp)
     total_epochs = sum(p.epochs for p in phases)
     phase_of_epoch = [(i, e) for i, p in enumerate(phases) for e in range(p.epochs)]
 
     history: list[dict[str, Any]] = []
     start_epoch, wall_before, optimizer, phase_index = 0, 0.0, None, -1
-    state = _load_checkpoint(checkpoint_dir, config, device)
+    state = _load_checkpoint(checkpoint_dir, config)
     if state is not None:
-        model.load_state_dict(state["model"])
+        restore(state, model, generator)
         history, start_epoch, wall_before = state["history"], state["epoch"], state["wall_time_s"]
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+    saved_epoch = start_epoch  # the epoch of the checkpoint on disk (0: none)
 
-    started = time.perf_counter()
+    started = last_save = time.perf_counter()
     bar = tqdm(
         total=total_epochs,
         initial=start_epoch,
@@ -271,7 +446,8 @@ def fit(
         phase = phases[index]
         if index != phase_index:
             trainable = apply_phase(model, phase)
-            step_model = distributed.wrap(model, device)  # per phase: what trains has changed
+            # Per phase: what trains has changed.
+            step_model = step_model_for(model, device, channels_last, compile_model)
             optimizer = make_optimizer(optimizer_name, trainable, phase.lr)
             if state is not None and state["phase_index"] == index:
                 optimizer.load_state_dict(state["optimizer"])
@@ -280,38 +456,37 @@ def fit(
         lr = phase.lr_at(epoch_in_phase / phase.epochs)
 
         train_mode(model)
-        losses, norms = [], []
+        done: list[StepResult] = []  # this epoch's checked steps
+        pending: list[tuple[int, float, StepResult]] = []  # (step, lr, result) not yet checked
         for step, idx in enumerate(
-            batch_indices(len(train_set), batch_size, generator, ctx.rank, ctx.world_size)
+            batch_indices(len(train_set), batch_size, generator, ctx.rank, ctx.world_size, device)
         ):
             progress = (epoch_in_phase * steps_per_epoch + step) / (phase.epochs * steps_per_epoch)
+            step_lr = phase.lr_at(progress)
             for group in optimizer.param_groups:
-                group["lr"] = phase.lr_at(progress)
-            batch = {key: value[idx.to(value.device)] for key, value in data.items()}
-            with autocast:
-                loss = task.loss(step_model, batch, _step_generator(generator, ctx.rank))
-            where = f"at epoch {epoch + 1}, step {step + 1} (phase {phase.name}, lr {lr:g})"
-            if not distributed.all_finite(loss):
-                raise NonFiniteLossError(
-                    f"loss is {float(loss.detach())} {where}; {_kept(checkpoint_dir, epoch)}"
-                )
-            # All of the model, not just the optimizer's parameters: a frozen part must not keep
-            # (and log) the gradient of an earlier phase.
-            model.zero_grad(set_to_none=True)
-            loss.backward()
-            norms.append(gradient_norms(model))
-            # A finite loss with a non-finite gradient would turn the weights into NaN at this
-            # step, and the checkpoint at the end of the epoch would hold them: stop here too.
-            bad = {k: v for k, v in norms[-1].items() if not math.isfinite(v)}
-            if bad:
-                raise NonFiniteLossError(
-                    f"gradient {', '.join(f'{k} = {v}' for k, v in bad.items())} {where} "
-                    f"(loss {float(loss.detach()):g}); {_kept(checkpoint_dir, epoch)}"
-                )
-            optimizer.step()
-            losses.append(loss.detach())
+                group["lr"] = step_lr
+            batch = {key: value[idx] for key, value in data.items()}
+            result = train_step(
+                model,
+                step_model,
+                task,
+                optimizer,
+                batch,
+                step_generator(generator, ctx.rank, device),
+                autocast,
+            )
+            pending.append((step, step_lr, result))
+            if len(pending) >= check_every:
+                _check(pending, epoch, phase, _kept(checkpoint_dir, saved_epoch))
+                done.extend(r for _, _, r in pending)
+                pending = []
+        _check(pending, epoch, phase, _kept(checkpoint_dir, saved_epoch))
+        done.extend(r for _, _, r in pending)
+        norms = _epoch_norms(done)
+        losses = [r.loss for r in done]
 
-        metrics = task.evaluate(model, test_set, device, final=False)[0] if ctx.is_main else {}
+        with autocast:
+            metrics = task.evaluate(model, test_set, device, final=False)[0] if ctx.is_main else {}
         row = {
             "epoch": epoch + 1,
             "phase": phase.name,
@@ -321,7 +496,9 @@ def fit(
         row.update({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
         row.update(pd.DataFrame(norms).mean().to_dict())
         history.append(row)
-        if checkpoint_dir is not None and ctx.is_main:
+        phase_ends = epoch_in_phase == phase.epochs - 1
+        due = time.perf_counter() - last_save >= checkpoint_every_s
+        if checkpoint_dir is not None and ctx.is_main and (phase_ends or due):
             _save_checkpoint(
                 checkpoint_dir,
                 {
@@ -336,12 +513,14 @@ def fit(
                     "wall_time_s": wall_before + time.perf_counter() - started,
                 },
             )
+            saved_epoch, last_save = epoch + 1, time.perf_counter()
         bar.update(1)
         bar.set_postfix(loss=f"{row['train_loss']:.3g}", phase=phase.name)
     bar.close()
 
     if ctx.is_main:
-        metrics, per_sample = task.evaluate(model, test_set, device)
+        with autocast:
+            metrics, per_sample = task.evaluate(model, test_set, device)
     else:
         metrics, per_sample = {}, pd.DataFrame()
     wall = wall_before + time.perf_counter() - started
@@ -383,18 +562,55 @@ def fit_run(
         amp=config.amp,
         progress=progress,
         optimizer_name=config.optimizer,
+        channels_last=config.channels_last,
+        compile_model=config.compile,
     )
 
 
-def _step_generator(shared: torch.Generator, rank: int) -> torch.Generator:
-    """The generator of one step's augmentation on one process.
+def _check(
+    pending: list[tuple[int, float, StepResult]], epoch: int, phase: Phase, kept: str
+) -> None:
+    """Read the finite flags of ``pending`` steps (one read, agreed by every process) and raise
+    at the first bad one."""
+    if not pending:
+        return
+    ok = distributed.all_ok(torch.stack([r.ok for _, _, r in pending]))
+    if bool(ok.all()):
+        return
+    step, lr, result = pending[int((~ok).nonzero()[0])]
+    where = f"at epoch {epoch + 1}, step {step + 1} (phase {phase.name}, lr {lr:g})"
+    loss = float(result.loss)
+    if not math.isfinite(loss):
+        raise NonFiniteLossError(f"loss is {loss} {where}; {kept}")
+    # A finite loss with a non-finite gradient: the step turned the weights into NaN.
+    norms = _step_norms(result, [] if result.grad_squares is None else result.grad_squares.tolist())
+    bad = {k: v for k, v in norms.items() if not math.isfinite(v)}
+    what = ", ".join(f"{k} = {v}" for k, v in bad.items()) or "not finite on another process"
+    raise NonFiniteLossError(f"gradient {what} {where} (loss {loss:g}); {kept}")
 
-    Drawn from the shared generator (which every process advances alike, and which the
-    checkpoint saves), offset by the rank: processes augment their samples differently, and a
-    resumed run draws exactly what an uninterrupted one would.
-    """
-    base = int(torch.randint(0, 2**62, (1,), generator=shared))
-    return torch.Generator().manual_seed(base + rank)
+
+def _step_norms(result: StepResult, values: list[float]) -> dict[str, float]:
+    norms = norms_from_squares(values, result.layout)
+    norms.update({f"grad_elem_{k}": float(v) for k, v in result.tensor_rms.items()})
+    return norms
+
+
+def _epoch_norms(results: list[StepResult]) -> list[dict[str, float]]:
+    """Every step's gradient norms, read from the device at once."""
+    squares = [r.grad_squares for r in results if r.grad_squares is not None]
+    rms = [v for r in results for v in r.tensor_rms.values()]
+    values = torch.cat([*squares, *(v.reshape(1) for v in rms)]).tolist() if squares or rms else []
+    flat_squares, flat_rms = (
+        iter(values[: sum(len(s) for s in squares)]),
+        iter(values[sum(len(s) for s in squares) :]),
+    )
+    norms = []
+    for r in results:
+        count = 0 if r.grad_squares is None else len(r.grad_squares)
+        step = norms_from_squares([next(flat_squares) for _ in range(count)], r.layout)
+        step.update({f"grad_elem_{k}": next(flat_rms) for k in r.tensor_rms})
+        norms.append(step)
+    return norms
 
 
 def _kept(checkpoint_dir: str | Path | None, epochs_done: int) -> str:
@@ -411,10 +627,10 @@ def _save_checkpoint(folder: str | Path, state: dict[str, Any]) -> None:
         torch.save(state, tmp)
 
 
-def _load_checkpoint(
-    folder: str | Path | None, config: dict | None, device: torch.device
-) -> dict | None:
-    """The checkpoint in ``folder`` if it was written for ``config`` (else None: start afresh).
+def _load_checkpoint(folder: str | Path | None, config: dict | None) -> dict | None:
+    """The checkpoint in ``folder`` if it was written for ``config`` (else None: start afresh),
+    read onto the CPU: the random states must stay CPU ByteTensors, and the model's and the
+    optimizer's ``load_state_dict`` move the rest to the training device.
 
     A file that cannot be read as a checkpoint (damaged by something other than studylib's
     atomic writes, e.g. a partial copy) is not resumed either: a warning names it and the run
@@ -424,7 +640,7 @@ def _load_checkpoint(
     if path is None or not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as error:  # torch.load raises several types for a damaged or foreign file
         warnings.warn(
             f"{path}: not a readable checkpoint ({type(error).__name__}: {error}); "

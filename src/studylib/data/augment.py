@@ -3,11 +3,16 @@
 A whole batch is warped with one ``grid_sample`` call on the device that trains (CPU or GPU), so
 the data path is a slice of a uint8 array plus a few tensor operations. Keypoints go through the
 same affine matrix as the pixels; a flipped sample also swaps its left/right keypoint names.
+
+Nothing here reads a value back to the host: the random parameters are drawn on the images'
+device, the matrix inverse skips its error check (an affine map with scale > 0 is invertible),
+and constants are made on the device, so a CUDA training step never waits for the GPU here.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -67,7 +72,9 @@ def transform_points(points: torch.Tensor, matrices: torch.Tensor) -> torch.Tens
 def warp_images(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     """Resample (B, C, H, W) images so that source pixel p lands at ``matrices @ p``."""
     b, _, h, w = images.shape
-    inverse = torch.linalg.inv(matrices)
+    # inv_ex: the same factorisation as linalg.inv without its error check, which on CUDA is a
+    # blocking read of the status.
+    inverse = torch.linalg.inv_ex(matrices).inverse
     ys, xs = torch.meshgrid(
         torch.arange(h, device=images.device, dtype=images.dtype),
         torch.arange(w, device=images.device, dtype=images.dtype),
@@ -75,9 +82,32 @@ def warp_images(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     )
     target = torch.stack((xs, ys), dim=-1).reshape(1, h * w, 2).expand(b, -1, -1)
     source = transform_points(target, inverse.to(images.dtype))
-    size = torch.tensor((w, h), device=images.device, dtype=images.dtype)
+    # Made on the device (torch.tensor would copy it from the host at every call).
+    size = images.new_full((2,), float(w))
+    size[1] = h
     grid = ((source + 0.5) / size * 2.0 - 1.0).reshape(b, h, w, 2)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+_ON_DEVICE: dict[tuple[int, torch.device], tuple[weakref.ref, torch.Tensor]] = {}
+
+
+def on_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``, copied there once and reused for as long as ``tensor`` lives
+    (e.g. a task's flip permutation, which would otherwise be copied from the host every step).
+
+    Keyed by identity (a tensor's ``==`` is elementwise, so it cannot key a dict); an entry whose
+    tensor has died is replaced.
+    """
+    if tensor.device == device:
+        return tensor
+    key = (id(tensor), device)
+    entry = _ON_DEVICE.get(key)
+    if entry is None or entry[0]() is not tensor:
+        for stale in [k for k, (ref, _) in _ON_DEVICE.items() if ref() is None]:
+            del _ON_DEVICE[stale]
+        entry = _ON_DEVICE[key] = (weakref.ref(tensor), tensor.to(device))
+    return entry[1]
 
 
 def augment(
@@ -94,8 +124,10 @@ def augment(
         images: (B, 3, H, W) float images in [0, 1] on the training device.
         joints: (B, K, 2) keypoints in pixels; valid: (B, K) bool.
         flip_permutation: (K,) index tensor that swaps left and right keypoints.
-        generator: a CPU generator; drawing the random parameters there keeps runs
-            reproducible on any device.
+        generator: a generator on the images' device (a CPU generator for CPU or ``meta``
+            images): the random parameters are drawn there, so a GPU step draws them without
+            a copy; a run is reproducible on its device because the training loop seeds this
+            generator from its CPU generator at every step.
     Returns:
         augmented images, keypoints and validity (keypoints warped outside the image become
         invalid).
@@ -103,26 +135,29 @@ def augment(
     b, _, h, w = images.shape
     device = images.device
 
-    def uniform(low: float, high: float) -> torch.Tensor:
-        return low + (high - low) * torch.rand(b, generator=generator)
+    def rand() -> torch.Tensor:
+        return torch.rand(b, generator=generator, device=device)
 
+    def uniform(low: float, high: float) -> torch.Tensor:
+        return low + (high - low) * rand()
+
+    # The order of the draws is part of a run's random stream: keep it.
     scale = uniform(1.0 - config.scale, 1.0 + config.scale)
-    rotate = torch.rand(b, generator=generator) < config.rotation_prob
+    rotate = rand() < config.rotation_prob
     rotation = uniform(-config.rotation, config.rotation) * rotate
-    flip = (torch.rand(b, generator=generator) < 0.5) & config.flip
+    flip = (rand() < 0.5) & config.flip
     brightness = uniform(1.0 - config.color, 1.0 + config.color)
     contrast = uniform(1.0 - config.color, 1.0 + config.color)
 
-    matrices = affine_matrices(scale, rotation, flip, (h, w)).to(device)
+    matrices = affine_matrices(scale, rotation, flip, (h, w))
     images = warp_images(images, matrices.to(images.dtype))
     if config.color > 0:
         mean = images.mean(dim=(1, 2, 3), keepdim=True)
-        images = (images - mean) * contrast.to(device).view(b, 1, 1, 1) + mean
-        images = (images * brightness.to(device).view(b, 1, 1, 1)).clamp(0.0, 1.0)
+        images = (images - mean) * contrast.view(b, 1, 1, 1) + mean
+        images = (images * brightness.view(b, 1, 1, 1)).clamp(0.0, 1.0)
 
     joints = transform_points(joints, matrices.to(joints.dtype))
-    flip = flip.to(device)
-    swap = flip_permutation.to(device)
+    swap = on_device(flip_permutation, device)
     joints = torch.where(flip[:, None, None], joints[:, swap], joints)
     valid = torch.where(flip[:, None], valid[:, swap], valid)
     inside = (joints >= -0.5).all(-1) & (joints[..., 0] <= w - 0.5) & (joints[..., 1] <= h - 0.5)
