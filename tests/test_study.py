@@ -55,3 +55,13 @@ def test_executed_copies_on_real_data_say_so_in_their_title(tmp_path):
     study.name_dataset(path, "lsp")
     study.name_dataset(path, "lsp")  # idempotent
     assert nbformat.read(path, as_version=4).cells[0].source == "# Freezing phases (LSP)\n\nText."
+
+
+def test_a_gpu_profile_without_a_gpu_is_refused_with_its_reason(capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(SystemExit):
+        study.main(["--profile", "full"])
+    assert "sized for a GPU" in capsys.readouterr().err

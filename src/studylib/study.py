@@ -183,7 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--real", action="store_true", help="the ablations on LSP and 300-W (STUDYLIB_DATA)"
     )
+    parser.add_argument(
+        "--allow-cpu",
+        action="store_true",
+        help="run the gpu or full profile without a GPU (days on a CPU)",
+    )
     args = parser.parse_args(argv)
+    if args.profile in ("gpu", "full") and not args.allow_cpu:
+        import torch
+
+        if not torch.cuda.is_available():
+            parser.error(
+                f"--profile {args.profile} is sized for a GPU and torch sees none; use "
+                "--profile quick on a CPU, or --allow-cpu to run it anyway"
+            )
     lanes = args.lanes or default_lanes()
     if lanes < 1:
         parser.error(f"--lanes must be >= 1, got {lanes}")
