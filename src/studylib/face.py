@@ -197,7 +197,7 @@ class FaceTask:
         output = model(images)
         target = pixels_to_normalized(landmarks, self.input_size)
         # Eq. 1: squared error + alpha * ||M||_* (a DDP wrapper holds the model in .module).
-        return distributed.unwrap(model).loss(output, target.to(output.normalized.dtype))
+        return distributed.unwrap(model).loss(output, target.float())
 
     @torch.no_grad()
     def predict(self, model: nn.Module, data: KeypointSet, device: torch.device) -> np.ndarray:

@@ -72,12 +72,18 @@ class Hourglass(nn.Module):
         self.skip = Residual(channels, channels)
         self.down = nn.Sequential(nn.MaxPool2d(2), Residual(channels, channels))
         self.inner = Hourglass(depth - 1, channels) if depth > 1 else Residual(channels, channels)
-        self.up = nn.Sequential(
-            Residual(channels, channels), nn.Upsample(scale_factor=2, mode="nearest")
-        )
+        self.up = nn.Sequential(Residual(channels, channels), NearestUpsample())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.skip(x) + self.up(self.inner(self.down(x)))
+
+
+class NearestUpsample(nn.Module):
+    """2x nearest upsampling in its input's dtype (CUDA autocast runs upsampling in float32,
+    which would promote the bf16 residual stream it is added to)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.interpolate(x, scale_factor=2, mode="nearest").to(x.dtype)
 
 
 class MaskHead(nn.Module):
@@ -259,17 +265,22 @@ class StackedHourglass(nn.Module):
 
         tensor.register_hook(hook)
 
+    def tensor_gradient_squares(self) -> dict[str, tuple[torch.Tensor, int]]:
+        """The summed squared gradients at the masks and heatmaps since the last call and their
+        element counts, on the device (nothing is read back), and reset."""
+        out = {name: (total, count) for name, (total, count) in self._tensor_gradients.items()}
+        self._tensor_gradients = {}
+        return out
+
     def tensor_gradient_rms(self) -> dict[str, float]:
         """RMS per element of the gradients that reached the masks M_i and the heatmaps H_i since
         the last call (ACNN's claim 3 is about these tensors: a mask is replicated over the
         channels it multiplies, so the gradients of all of them add up at each mask element),
         and reset. Empty for a tensor that got no gradient (the all-ones masks)."""
-        out = {
+        return {
             name: float((total / max(count, 1)).sqrt())
-            for name, (total, count) in self._tensor_gradients.items()
+            for name, (total, count) in self.tensor_gradient_squares().items()
         }
-        self._tensor_gradients = {}
-        return out
 
     def forward(self, images: torch.Tensor) -> HourglassOutput:
         multiple = self.min_input_multiple

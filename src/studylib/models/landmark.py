@@ -451,7 +451,9 @@ class LandmarkNet(nn.Module):
         geometry = self.geometry(features)
         distilled, occlusion, maps = self.distillation(features)
         combined = torch.cat([geometry, distilled], dim=1)
-        return self.low_rank(combined), occlusion, maps
+        # The regression head in float32 under CUDA autocast: bf16 would round the landmarks.
+        with torch.autocast("cuda", enabled=False):
+            return self.low_rank(combined.float()), occlusion, maps
 
     def rank_penalty(self) -> Tensor:
         """||M||_* of the low-rank module (a zero tensor for ``"resnet"``, which has no M)."""
@@ -466,7 +468,7 @@ class LandmarkNet(nn.Module):
         pixels with :func:`pixels_to_normalized`). The rank term is skipped when alpha is 0 (no
         singular value decomposition).
         """
-        data_term = regression_loss(output.normalized, target_normalized)
+        data_term = regression_loss(output.normalized.float(), target_normalized.float())
         if self.alpha == 0.0:
             return data_term
         return data_term + self.alpha * self.rank_penalty()
