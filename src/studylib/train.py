@@ -578,7 +578,7 @@ def _check(
     if bool(ok.all()):
         return
     step, lr, result = pending[int((~ok).nonzero()[0])]
-    where = f"at epoch {epoch + 1}, step {step + 1} (phase {phase.name}, lr {lr:g})"
+    where = f"at epoch {epoch + 1}, step {step + 1} (phase {phase.name}, lr {lr:g} of {phase.lr:g})"
     loss = float(result.loss)
     if not math.isfinite(loss):
         raise NonFiniteLossError(f"loss is {loss} {where}; {kept}")
