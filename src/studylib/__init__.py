@@ -1,3 +1,9 @@
 """studylib: a reproducible study of attention modules for keypoint localisation."""
 
+from studylib.reproduce import pin_cpu_kernels as _pin_cpu_kernels
+
 __version__ = "0.1.0"
+
+# Before anything imports torch: pin the CPU kernels' code paths (MKL, ATen, oneDNN), so that a
+# run's numbers do not depend on which processor model it ran on (studylib.reproduce says how).
+_pin_cpu_kernels()

@@ -119,8 +119,12 @@ def link_record(source: str | Path, folder: str | Path) -> Path:
 def provenance(
     device: Any, wall_time_s: float, train_images: int | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """Where and how a number was made: code version, machine, software, time, throughput."""
+    """Where and how a number was made: code version, machine, software, time, throughput, and
+    the CPU kernels' settings (:func:`studylib.reproduce.kernel_provenance`), which decide
+    whether another processor reproduces the run bit for bit."""
     import torch
+
+    from studylib.reproduce import kernel_provenance
 
     device = torch.device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
@@ -134,6 +138,7 @@ def provenance(
         "python_version": platform.python_version(),
         "platform": platform.platform(),
         "cpu_threads": torch.get_num_threads(),
+        "cpu_kernels": kernel_provenance(),
         "wall_time_s": round(wall_time_s, 3),
         "train_images_per_s": (
             round(train_images / wall_time_s, 2) if train_images and wall_time_s > 0 else None
