@@ -65,8 +65,10 @@ def _cpu_flags() -> set[str]:
 def kernel_env(flags: set[str] | None = None) -> dict[str, str]:
     """The settings :func:`pin_cpu_kernels` applies on this machine: :data:`CPU_KERNEL_ENV` on an
     x86-64 processor with AVX2 (asking a library for AVX2 code on a processor without it would
-    fail), none elsewhere or when ``STUDYLIB_PIN_CPU_KERNELS=0``."""
-    if os.environ.get(PIN_ENV, "1").strip() == "0":
+    fail), none elsewhere, and none unless ``STUDYLIB_PIN_CPU_KERNELS=1``: the committed records
+    were made without the pin, which changes the SVD's rounding, so it is opt-in until the study
+    is re-run with it."""
+    if os.environ.get(PIN_ENV, "0").strip() != "1":
         return {}
     flags = _cpu_flags() if flags is None else flags
     return dict(CPU_KERNEL_ENV) if "avx2" in flags else {}
