@@ -282,7 +282,7 @@ def write_fake_run(root, setting, seed, data, noise, rng):
     phases = config.phases()
     history = pd.DataFrame(
         {
-            "epoch": range(1, config.epochs + 1),
+            "epoch": range(1, sum(p.epochs for p in phases) + 1),
             "phase": [p.name for p in phases for _ in range(p.epochs)],
             "grad_norm_heatmap": 2.0,
             "grad_rms_heatmap": 0.02,
