@@ -333,7 +333,7 @@ def test_augment_ranges_are_named(knob, value):
         (dict(epochs=True), TypeError, r"PoseConfig\.epochs must be int, got True \(bool\)"),
         (dict(batch_size=0), ValueError, "batch_size must be > 0, got 0"),
         (dict(epochs=-3), ValueError, "epochs must be > 0, got -3"),
-        (dict(epochs=2, schedule="A-B-C", attention="acnn"), ValueError, "epochs must be >= 3"),
+        (dict(epochs=1, schedule="A-B-C", attention="acnn"), ValueError, "epochs must be >= 2"),
         (dict(device="tpu"), ValueError, r"device must be one of \('auto', 'cpu', 'cuda'\)"),
         (dict(seed=-1), ValueError, "seed and data_seed must be >= 0"),
         (dict(lr=0.0), ValueError, "lr must be > 0"),
