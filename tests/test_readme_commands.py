@@ -74,6 +74,8 @@ MAKE_RECIPES = {
     "book": "jupyter-book build .",
     "lint": "ruff check",
     "clean-build": "rm -rf _build",
+    "reproduce": "-m studylib.reproduce",
+    "gpu-check": "scripts/gpu_check.sh",
 }
 NO_CUDA = "sees no CUDA"
 NO_DATA = "STUDYLIB_DATA"
