@@ -296,6 +296,11 @@ def _make(args: list[str], env: dict, tmp: Path) -> Plan | None:
             args = [a for a in args if not a.startswith("STUDYLIB_DATA=")]
             args.append(f"STUDYLIB_DATA={tmp / 'no-data'}")
         expect = [NO_DATA] + (["is not a folder"] if data is not None else [])
+        if data is not None and variables.get("PROFILE") in ("gpu", "full"):
+            import torch
+
+            if not torch.cuda.is_available():  # the GPU profile is refused first, for its reason
+                expect = ["sized for a GPU"]
         return Plan(["make", "-o", ".venv/.installed", *args], env, ok=False, expect=expect)
     return Plan(["make", "-n", *args], env, expect=expected)
 
