@@ -42,7 +42,7 @@ from studylib import compare, distributed, report, results
 from studylib.config import ATTENTION_ORDERS, FaceConfig
 from studylib.data.augment import AugmentConfig, augment
 from studylib.data.cache import synthetic_split
-from studylib.data.dataset import KeypointSet, holdout
+from studylib.data.dataset import KeypointSet, train_and_test
 from studylib.data.keypoints import FACE68_PARTS
 from studylib.io import read_json
 from studylib.metrics import auc, ced, failure_rate, nme
@@ -113,9 +113,7 @@ def load_face_data(config: FaceConfig) -> tuple[KeypointSet, KeypointSet]:
 
         return load_300w(split, config.image_size, limit=n)
 
-    if config.validation:
-        return holdout(load("train", config.num_train + config.num_test), config.num_test)
-    return load("train", config.num_train), load("test", config.num_test)
+    return train_and_test(load, config.num_train, config.num_test, config.validation)
 
 
 # ---------------------------------------------------------------------------------------- model

@@ -21,7 +21,7 @@ from studylib import compare, distributed, report, results
 from studylib.config import PoseConfig
 from studylib.data.augment import AugmentConfig, augment
 from studylib.data.cache import synthetic_split
-from studylib.data.dataset import KeypointSet, holdout
+from studylib.data.dataset import KeypointSet, train_and_test
 from studylib.data.heatmaps import (
     decode_heatmaps,
     heatmap_to_image,
@@ -72,9 +72,7 @@ def load_pose_data(config: PoseConfig) -> tuple[KeypointSet, KeypointSet]:
 
         return load_lsp(split, config.image_size, limit=n)
 
-    if config.validation:
-        return holdout(load("train", config.num_train + config.num_test), config.num_test)
-    return load("train", config.num_train), load("test", config.num_test)
+    return train_and_test(load, config.num_train, config.num_test, config.validation)
 
 
 def build_model(config: PoseConfig, num_joints: int) -> StackedHourglass:

@@ -9,6 +9,7 @@ of one uint8 array, moved to the device and augmented there (:mod:`studylib.data
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,6 +154,17 @@ def describe(sets: dict[str, KeypointSet]) -> pd.DataFrame:
             row[f"mean {key} size (px)"] = round(float(values.mean()), 1)
         rows[name] = row
     return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def train_and_test(
+    load: Callable[[str, int], KeypointSet], num_train: int, num_test: int, validation: bool
+) -> tuple[KeypointSet, KeypointSet]:
+    """(train, test) from ``load(split, count)``; with ``validation`` the test set is the last
+    ``num_test`` images of the training split instead (:func:`holdout`), for choosing settings
+    without the test set."""
+    if validation:
+        return holdout(load("train", num_train + num_test), num_test)
+    return load("train", num_train), load("test", num_test)
 
 
 def holdout(train: KeypointSet, count: int) -> tuple[KeypointSet, KeypointSet]:
