@@ -13,9 +13,12 @@ follow ``ATEN_CPU_CAPABILITY``; oneDNN's convolutions follow ``ONEDNN_MAX_CPU_IS
 code paths round differently, and a training run turns one rounding difference into a
 different model. :func:`pin_cpu_kernels` sets all three to the AVX2 level
 (:data:`CPU_KERNEL_ENV`), which every x86-64 server of the last decade has, unless the
-environment already sets them; ``STUDYLIB_PIN_CPU_KERNELS=0`` leaves the processor's own
-choice. ``import studylib`` calls it. The variables are read when the libraries first
-compute, so they must be in the environment before the process's first tensor operation;
+environment already sets them. It is opt-in for now (``STUDYLIB_PIN_CPU_KERNELS=1``; without
+it the processor's own choice stands), because pinning MKL changes the SVD's rounding on this
+project's machines too and the committed records were made without it; the next re-run of the
+study should make it the default. ``import studylib`` calls it. The variables are read when
+the libraries first compute, so they must be in the environment before the process's first
+tensor operation;
 :func:`pin_cpu_kernels` warns, naming the variables, when torch was imported first and one of
 them was not yet set. Records hold the settings in effect (:func:`kernel_provenance`).
 
