@@ -33,9 +33,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from studylib import plan
 from studylib.config import PROFILES
 from studylib.face import REAL_300W_RUNS
-from studylib.results import project_root
+from studylib.results import project_root, results_root
 
 #: The experiment notebooks in stages: a stage starts when the previous one has finished. A
 #: stage is a tuple of chains; the chains share the lanes and the notebooks of a chain run one
@@ -50,6 +51,9 @@ STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
 NOTEBOOKS = tuple(name for stage in STAGES for chain in stage for name in chain)
 #: Notebooks that read runs another notebook trains: the study never forces them to retrain.
 REUSING = ("pose_baseline",)
+#: Notebooks whose runs the study trains beforehand in its pool (:mod:`studylib.plan`): they are
+#: executed without ``force``, so that they read those records rather than train them again.
+PLANNED = tuple(plan.DEFAULTS)
 #: The real-data runs: notebook -> (dataset, parameters beyond the profile's). Every run trains on
 #: the whole training split (LSPET + LSP 1-1000: 11,000 images; AFW + HELEN train: 2,337 faces)
 #: and is scored on the whole test split (LSP 1001-2000; the 330 HELEN test faces). Real images
@@ -213,10 +217,22 @@ def main(argv: list[str] | None = None) -> int:
         stages = ((("freezing_phases",), ("reduction_ratio", "attention_order")),)
         extra = {name: {"dataset": dataset, **more} for name, (dataset, more) in REAL.items()}
 
+    chosen = [
+        name
+        for stage in stages
+        for chain in stage
+        for name in chain
+        if not args.only or name in args.only
+    ]
+    # Every notebook's training runs first, in one pool of lanes (the costliest first); the
+    # notebooks then find their records and only read them.
+    runs = [run for name in chosen for run in plan.planned_runs(name, args.profile, **extra[name])]
+    plan.train_all(runs, results_root(args.profile), lanes=lanes, force=not args.resume)
+
     def run_chain(chain: tuple[str, ...]) -> None:
         for name in chain:
-            if not args.only or name in args.only:
-                force = not args.resume and name not in REUSING
+            if name in chosen:
+                force = not args.resume and name not in REUSING and name not in PLANNED
                 run_notebook(name, args.profile, force, root, extra[name])
 
     for stage in stages:
