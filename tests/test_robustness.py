@@ -33,6 +33,12 @@ def test_a_sweep_scores_every_level_and_is_reused(tiny_tracks, tmp_path, track, 
     assert len(curves) == 4 and set(curves["knob"]) == {"occlusion", "clutter"}
     occlusion = curves[curves["knob"] == "occlusion"].set_index("level")["occluded_fraction"]
     assert occlusion[2.0] > occlusion[0.0]  # the knob does what it says
+    # Each level keeps its own floor: the trivial predictor scored on that level's test set.
+    if track == "pose":
+        assert all(0 <= floor["pckh"] <= 100 for floor in curves["floor"])
+    else:
+        assert (curves["nme_mean_shape"] > 0).all()
+    assert "floor" in robustness.curve_table(curves, "pckh" if track == "pose" else "nme")
 
     # A finished sweep is read back, not evaluated again.
     def fail(*args):
@@ -56,6 +62,9 @@ def test_paired_differences_per_level_and_their_reading(tiny_tracks, tmp_path):
     assert list(table.index) == ["occlusion = 0", "occlusion = 2", "clutter = 0", "clutter = 1"]
     text = robustness.describe(differences, "face")
     assert "**occlusion**, adm-r8 against odn: at occlusion = 0:" in text
+    # Smoke models do not clear their floors: with the curves, no level is read.
+    gated = robustness.describe(differences, "face", robustness.curves(runs))
+    assert gated.count("no evidence, models at floor") == 4
     assert robustness.paired(runs, "pose").empty
     intervals = robustness.curve_intervals(robustness.curves(runs), "nme")
     assert set(intervals.columns) >= {"setting", "knob", "level", "mean", "low", "high"}
@@ -109,3 +118,19 @@ def test_occlusion_test_on_real_faces(tmp_path, monkeypatch):
     assert curves.loc[("odn", 0.3), "occluded_fraction"] > 0.1
     assert len(robustness.paired(runs, "face-occluders")) == 2
     assert robustness.training_levels("face-occluders", configs["odn"]) == {"occluded_area": 0.0}
+
+
+def test_level_gates_pass_only_where_every_model_cleared_its_floor():
+    floor = {"pckh": 10.0}
+    curves = pd.DataFrame(
+        [
+            {"knob": "occlusion", "level": 0.0, "setting": "a", "pckh": 60.0, "floor": floor},
+            {"knob": "occlusion", "level": 0.0, "setting": "b", "pckh": 50.0, "floor": floor},
+            {"knob": "occlusion", "level": 3.0, "setting": "a", "pckh": 40.0, "floor": floor},
+            {"knob": "occlusion", "level": 3.0, "setting": "b", "pckh": 30.0, "floor": floor},
+        ]
+    )
+    gates = robustness.level_gates(curves)
+    assert gates[("occlusion", 0.0)][0] is True
+    passed, why = gates[("occlusion", 3.0)]
+    assert passed is False and "1 of 2 runs did not clear" in why

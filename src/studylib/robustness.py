@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import torch
 
-from studylib import compare, face, freezing, pose, results, stats
+from studylib import compare, face, floors, freezing, pose, results, stats
 from studylib.config import FaceConfig, PoseConfig
 from studylib.data.dataset import KeypointSet
 from studylib.io import read_json
@@ -51,6 +51,7 @@ class Track:
     load_model: Callable[[Path], tuple[torch.nn.Module, Any]]
     test_set: Callable[[Any, dict], KeypointSet]
     evaluate: Callable[[torch.nn.Module, Any, KeypointSet, torch.device], tuple[dict, pd.DataFrame]]
+    floor: Callable[[torch.nn.Module, Any, KeypointSet, KeypointSet], dict] | None = None
     dataset: str = "synthetic"  # the data the source runs trained and test on
     overrides: tuple[tuple[str, Any], ...] = ()  # the source configs' settings beyond the profile
 
@@ -69,6 +70,18 @@ def _pose_evaluate(model, config: PoseConfig, data: KeypointSet, device: torch.d
         flip_test=config.flip_test,
     )
     return task.evaluate(model.to(device), data, device)
+
+
+def _pose_floor(model, config: PoseConfig, train_set: KeypointSet, data: KeypointSet) -> dict:
+    """The constant pose's scores on one level's test set, as a pose record keeps them."""
+    return {
+        "floor": pose.pose_floor(train_set, data, model.stride, config.sigma, config.num_stacks)
+    }
+
+
+def _face_floor(model, config: FaceConfig, train_set: KeypointSet, data: KeypointSet) -> dict:
+    """The mean shape's NME on one level's test set, as a face record keeps it."""
+    return {"nme_mean_shape": face.mean_shape_nme(train_set, data)}
 
 
 def _face_test_set(config: FaceConfig, synth: dict) -> KeypointSet:
@@ -110,6 +123,7 @@ TRACKS: dict[str, Track] = {
         load_model=pose.load_run_model,
         test_set=_pose_test_set,
         evaluate=_pose_evaluate,
+        floor=_pose_floor,
     ),
     "face": Track(
         name="face",
@@ -123,6 +137,7 @@ TRACKS: dict[str, Track] = {
         load_model=face.load_run_model,
         test_set=_face_test_set,
         evaluate=_face_evaluate,
+        floor=_face_floor,
     ),
 }
 # The occlusion test on real faces (COFW-like): the face track's models trained on 300-W, scored
@@ -203,6 +218,9 @@ def sweep(
     model, _ = spec.load_model(source)
     device = process_device(config.device)
     begin = time.perf_counter()
+    # The floors are the trivial predictor's scores on each level's test set (the training set's
+    # mean pose or shape), so that the learning gate can be applied level by level.
+    train_set = (pose.load_pose_data if track == "pose" else face.load_face_data)(config)[0]
     rows, per_sample = [], []
     for knob, levels in spec.sweeps.items():
         for level in levels:
@@ -214,6 +232,7 @@ def sweep(
                     "level": level,
                     **{m: metrics[m] for m in spec.metrics},
                     "occluded_fraction": float(data.occluded[data.valid].mean()),
+                    **(spec.floor(model, config, train_set, data) if spec.floor else {}),
                 }
             )
             per_sample.append(samples.assign(knob=knob, level=level))
@@ -274,15 +293,47 @@ def curve_table(
     frame: pd.DataFrame, metric: str, scale: float = 100.0, digits: int = 1
 ) -> pd.DataFrame:
     """``metric`` x ``scale`` as "mean ± half-width" over seeds: one row per knob and level, one
-    column per setting."""
+    column per setting, and a ``floor`` column (the trivial predictor's score on that level's
+    test set) for the headline metric where the records hold it."""
     cells = {}
     for (knob, level, setting), group in frame.groupby(["knob", "level", "setting"], sort=False):
         cells.setdefault((knob, level), {})[setting] = stats.mean_ci(scale * group[metric]).format(
             digits
         )
+        floor = level_floor(group.iloc[0], metric)
+        if floor is not None:
+            cells[(knob, level)]["floor"] = f"{scale * floor:.{digits}f}"
     table = pd.DataFrame.from_dict(cells, orient="index")
     table.index.names = ["knob", "level"]
     return table
+
+
+def level_floor(row: pd.Series, metric: str) -> float | None:
+    """The floor of ``metric`` in one curve row: the constant pose's PCKh (``pckh``) or the mean
+    shape's NME (``nme``); None for other metrics and for records made before floors."""
+    if metric == "pckh" and isinstance(row.get("floor"), dict):
+        return float(row["floor"]["pckh"])
+    if metric == "nme" and pd.notna(row.get("nme_mean_shape", float("nan"))):
+        return float(row["nme_mean_shape"])
+    return None
+
+
+def level_gates(frame: pd.DataFrame) -> dict[tuple[str, float], tuple[bool, str]]:
+    """The learning gate (:func:`studylib.floors.gate`) at every knob and level of a track's
+    curves (:func:`curves`): whether every model scored there cleared its floor on that level's
+    test set. A level whose records hold no floor does not pass."""
+    gates = {}
+    for (knob, level), rows in frame.groupby(["knob", "level"], sort=False):
+        records = [
+            {key: value for key, value in row.items() if not _missing(value)}
+            for row in rows.to_dict("records")
+        ]
+        gates[(knob, float(level))] = floors.gate(records)
+    return gates
+
+
+def _missing(value: Any) -> bool:
+    return not isinstance(value, dict) and pd.isna(value)
 
 
 def paired(runs: Iterable[str | Path], track: str) -> pd.DataFrame:
@@ -319,21 +370,27 @@ def paired_table(differences: pd.DataFrame, track: str) -> pd.DataFrame:
     return table
 
 
-def describe(differences: pd.DataFrame, track: str) -> str:
+def describe(differences: pd.DataFrame, track: str, curves: pd.DataFrame | None = None) -> str:
     """Per knob, a sentence on the attention model's difference from its baseline at the easiest
-    and the hardest level, worded by where the intervals lie (:func:`studylib.compare.describe`)."""
+    and the hardest level, worded by where the intervals lie (:func:`studylib.compare.describe`).
+    With the track's ``curves``, a level where a model did not clear its floor
+    (:func:`level_gates`) says "no evidence" instead of reading the difference."""
     if differences.empty:
         return "No sweep of this track was found."
     spec = TRACKS[track]
+    gates = {} if curves is None else level_gates(curves[curves["track"] == track])
+
+    def reading(row: pd.Series) -> str:
+        passed, why = gates.get((row["knob"], float(row["level"])), (True, ""))
+        if not passed:
+            return f"{floors.NO_EVIDENCE}, models at floor ({why})"
+        return compare.describe(row, **spec.wording).split(": ", 1)[1].rstrip(".")
+
     lines = []
     for knob, rows in differences.groupby("knob", sort=False):
         rows = rows.sort_values("level")
         ends = [rows.iloc[0], rows.iloc[-1]]
-        parts = [
-            f"at {knob} = {row['level']:g}: "
-            + compare.describe(row, **spec.wording).split(": ", 1)[1].rstrip(".")
-            for row in ends
-        ]
+        parts = [f"at {knob} = {row['level']:g}: " + reading(row) for row in ends]
         lines.append(
             f"- **{knob}**, {spec.settings[1]} against {spec.settings[0]}: "
             + "; ".join(parts)
