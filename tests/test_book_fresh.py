@@ -30,8 +30,11 @@ def _jupyter_book() -> str:
 
 def _page() -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     notebook.cells = [
         nbformat.v4.new_markdown_cell("# A page that reads a record"),
         nbformat.v4.new_code_cell(
@@ -46,7 +49,9 @@ def _page() -> nbformat.NotebookNode:
 def _build(book: Path) -> str:
     done = subprocess.run(
         [_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return (book / "_build" / "html" / "page.html").read_text(encoding="utf-8")
@@ -78,8 +83,12 @@ def test_the_book_bundles_mathjax(tmp_path):
     shutil.copy(ROOT / "_config.yml", book / "_config.yml")
     (book / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")
     (book / "page.md").write_text("# Math\n\n$$\nX^{(i+1)} = f(X^{(i)})\n$$\n", encoding="utf-8")
-    done = subprocess.run([_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     html = (book / "_build" / "html" / "page.html").read_text(encoding="utf-8")
     assert "_static/mathjax/tex-chtml.js" in html

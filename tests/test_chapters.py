@@ -8,9 +8,12 @@ from studylib import chapters, floors, results
 def write_run(root, ablation, setting, seed, metrics, dataset="synthetic"):
     folder = results.run_dir(root, ablation, dataset, setting, seed)
     results.write_record(
-        folder, {"seed": seed, "profile": "smoke"}, metrics,
+        folder,
+        {"seed": seed, "profile": "smoke"},
+        metrics,
         pd.DataFrame({"epoch": [1], "train_loss": [1.0]}),
-        pd.DataFrame({"sample": [0], "nme": [0.1]}), {"device": "cpu"},
+        pd.DataFrame({"sample": [0], "nme": [0.1]}),
+        {"device": "cpu"},
     )
     return folder
 
@@ -22,8 +25,9 @@ def pose(pckh, floor=None):
 def test_an_ablation_lists_its_settings_in_their_order_then_others(tmp_path):
     for setting in ("adm-r16", "zzz-extra", "odn"):
         write_run(tmp_path, "reduction_ratio", setting, 0, {"nme": 0.1, "nme_mean_shape": 0.3})
-    write_run(tmp_path, "reduction_ratio", "odn", 0, {"nme": 0.1, "nme_mean_shape": 0.3},
-              dataset="300w")
+    write_run(
+        tmp_path, "reduction_ratio", "odn", 0, {"nme": 0.1, "nme_mean_shape": 0.3}, dataset="300w"
+    )
     found = chapters.ablation(tmp_path, "reduction_ratio")
     assert found.order == ["odn", "adm-r16", "zzz-extra"]
     assert len(found.all_runs) == 3 and found

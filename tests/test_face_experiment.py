@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+import studylib.run
 from studylib import compare, face, results
 from studylib.config import ATTENTION_ORDERS, FACE_VARIANTS, FaceConfig
 from studylib.data.augment import NO_AUGMENT, AugmentConfig, augment
@@ -102,7 +103,7 @@ def test_run_writes_a_complete_record_and_is_skipped_the_second_time(tmp_path, m
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr(face, "fit_run", no_training)
+    monkeypatch.setattr(studylib.run, "fit_run", no_training)  # the driver both tracks use
     assert face.run_face(config, tmp_path, "reduction_ratio", "adm-r8") == folder
     with pytest.raises(AssertionError, match="trained again"):
         face.run_face(config.replace(epochs=2), tmp_path, "reduction_ratio", "adm-r8")

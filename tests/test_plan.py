@@ -38,7 +38,13 @@ def test_planned_runs_cover_each_setting_and_seed_once():
     assert len(freezing_runs) == 3 * len(seeds)
     ratio_runs = plan.planned_runs("reduction_ratio", "quick")
     assert [r.setting for r in ratio_runs[:: len(seeds)]] == [
-        "resnet", "odn", "adm-r8", "adm-r16", "adm-r32", "adm-r64", "adm-r8-avg"
+        "resnet",
+        "odn",
+        "adm-r8",
+        "adm-r16",
+        "adm-r32",
+        "adm-r64",
+        "adm-r8-avg",
     ]
     order_runs = plan.planned_runs("attention_order", "quick")
     # channel-spatial is the reduction-ratio ablation's adm-r8: planned there only.

@@ -15,6 +15,7 @@ import dataclasses
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 PROFILES = ("smoke", "quick", "gpu", "full")
@@ -193,37 +194,36 @@ def seeds_for(profile: str, seeds=None) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class PoseConfig:
-    """Everything that defines one pose run (the record's ``config.json``).
+class RunConfig:
+    """What every run has, whatever its track: the profile, the data, the budget, the optimizer
+    and how it executes. :class:`PoseConfig` and :class:`FaceConfig` add their model's knobs
+    (and their own defaults); a record's ``config.json`` is one of them, read back with
+    :meth:`from_record`.
 
     ``validation=True`` holds the last ``num_test`` images of the training split out and scores
     on them instead of the test split: settings (rate, optimizer, budget) are chosen so, never on
-    the test set. ``epochs`` are the heatmap network's epochs in every schedule; ``mask_epochs``
-    is phase B's length where a schedule has it (:func:`schedule_phases`).
+    the test set. ``synth`` holds the synthetic generator's knobs and ``augment``
+    :class:`~studylib.data.augment.AugmentConfig` ranges; both are checked here.
     """
+
+    #: The datasets the track trains on, and its profiles (set by each track).
+    DATASETS: typing.ClassVar[tuple[str, ...]] = ()
+    PROFILE_TABLE: typing.ClassVar[dict[str, dict[str, Any]]] = {}
 
     profile: str = "quick"
     dataset: str = "synthetic"
     seed: int = 0
     data_seed: int = 0
     image_size: int = 64
-    num_train: int = 1200
+    num_train: int = 1000
     num_test: int = 300
     synth: dict = field(default_factory=dict)
-    num_stacks: int = 2
-    features: int = 64
-    attention: str | None = None
-    mask: str = "soft"
-    schedule: str = "joint"
     epochs: int = 10
-    mask_epochs: int | None = None
     batch_size: int = 16
     optimizer: str = "rmsprop"
-    lr: float = 5e-4
-    sigma: float = 1.0
-    augment: dict = field(default_factory=dict)
-    flip_test: bool = True
+    lr: float = 1e-3
     validation: bool = False
+    augment: dict = field(default_factory=dict)
     device: str = "auto"
     amp: bool = True
     channels_last: bool | None = None
@@ -232,54 +232,93 @@ class PoseConfig:
     def __post_init__(self) -> None:
         check_types(self)
         _check_choice("profile", self.profile, PROFILES)
-        _check_choice("dataset", self.dataset, POSE_DATASETS)
+        _check_choice("dataset", self.dataset, self.DATASETS)
         _check_choice("device", self.device, DEVICES)
-        _check_choice("attention", self.attention, (None, "acnn"))
-        _check_choice("mask", self.mask, ("soft", "hard"))
         _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in (
-            "image_size",
-            "num_train",
-            "num_test",
-            "num_stacks",
-            "features",
-            "epochs",
-            "batch_size",
-        ):
+        for name in ("image_size", "num_train", "num_test", "epochs", "batch_size"):
             _check_positive(name, getattr(self, name))
         _check_positive("lr", self.lr)
+        if self.seed < 0 or self.data_seed < 0:
+            raise ValueError(f"seed and data_seed must be >= 0, got {self.seed}, {self.data_seed}")
+        _check_knobs(self, self.synth_knobs())
+
+    @staticmethod
+    def synth_knobs() -> type:
+        """The dataclass of the track's synthetic-data knobs (what ``synth`` may hold)."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_profile(cls, profile: str, **overrides: Any) -> typing.Self:
+        """The profile's settings with ``overrides`` on top (``None`` keeps the profile's value)."""
+        _check_choice("profile", profile, PROFILES)
+        return _build(cls, {**cls.PROFILE_TABLE[profile], "profile": profile}, overrides)
+
+    @classmethod
+    def from_record(cls, folder: str | Path) -> typing.Self:
+        """The config of the run recorded in ``folder`` (its ``config.json``)."""
+        from studylib.io import read_json
+
+        path = Path(folder) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no run record here (expected a config.json)")
+        return cls(**read_json(path))
+
+    def replace(self, **changes: Any) -> typing.Self:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_dict(self)
+
+
+@dataclass(frozen=True)
+class PoseConfig(RunConfig):
+    """Everything that defines one pose run (the record's ``config.json``): the shared fields of
+    :class:`RunConfig` and the hourglass's. ``epochs`` are the heatmap network's epochs in every
+    schedule; ``mask_epochs`` is phase B's length where a schedule has it
+    (:func:`schedule_phases`).
+    """
+
+    DATASETS: typing.ClassVar[tuple[str, ...]] = POSE_DATASETS
+    PROFILE_TABLE: typing.ClassVar[dict[str, dict[str, Any]]] = POSE_PROFILES
+
+    num_train: int = 1200
+    lr: float = 5e-4
+    num_stacks: int = 2
+    features: int = 64
+    attention: str | None = None
+    mask: str = "soft"
+    schedule: str = "joint"
+    mask_epochs: int | None = None
+    sigma: float = 1.0
+    flip_test: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_choice("attention", self.attention, (None, "acnn"))
+        _check_choice("mask", self.mask, ("soft", "hard"))
+        for name in ("num_stacks", "features"):
+            _check_positive(name, getattr(self, name))
         _check_positive("sigma", self.sigma)
         if self.image_size % 64:
             raise ValueError(
                 f"image_size must be a multiple of 64 (stem stride 4 x four hourglass poolings), "
                 f"got {self.image_size}"
             )
-        if self.seed < 0 or self.data_seed < 0:
-            raise ValueError(f"seed and data_seed must be >= 0, got {self.seed}, {self.data_seed}")
         if self.attention is None and self.schedule not in ("joint",):
             raise ValueError(
                 f"schedule {self.schedule!r} trains attention masks; a model without attention "
                 "only has the 'joint' schedule"
             )
-        from studylib.data.synthetic_pose import PoseSynthConfig
-
-        _check_knobs(self, PoseSynthConfig)
         self.phases()
 
-    @classmethod
-    def from_profile(cls, profile: str, **overrides: Any) -> PoseConfig:
-        """The profile's settings with ``overrides`` on top (``None`` keeps the profile's value)."""
-        _check_choice("profile", profile, PROFILES)
-        return _build(cls, {**POSE_PROFILES[profile], "profile": profile}, overrides)
+    @staticmethod
+    def synth_knobs() -> type:
+        from studylib.data.synthetic_pose import PoseSynthConfig
+
+        return PoseSynthConfig
 
     def phases(self) -> tuple[Phase, ...]:
         return schedule_phases(self.schedule, self.epochs, self.lr, self.mask_epochs)
-
-    def replace(self, **changes: Any) -> PoseConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
 
 
 #: Datasets a face run trains and tests on: the built-in synthetic faces and 300-W.
@@ -352,26 +391,27 @@ FACE_PROFILES: dict[str, dict[str, Any]] = {
 
 
 @dataclass(frozen=True)
-class FaceConfig:
-    """Everything that defines one face-landmark run (the record's ``config.json``).
+class FaceConfig(RunConfig):
+    """Everything that defines one face-landmark run (the record's ``config.json``): the shared
+    fields of :class:`RunConfig` and LandmarkNet's.
 
     ``variant``, ``attention_order``, ``reduction_ratio`` and ``channel_pooling`` are the knobs of
     the face ablations (see :class:`studylib.models.LandmarkNet`); ``pretrained`` is a local
     torchvision ResNet-18 state dict for the trunk (width 64 only; ``None`` trains from scratch).
     ``low_rank_input`` and ``mean_shape_init`` are optimisation choices the paper leaves open
     (:func:`studylib.face.build_model` and :func:`studylib.face.init_mean_shape` say why).
-    ``synth`` holds :class:`~studylib.data.synthetic_face.FaceSynthConfig` knobs and ``augment``
-    :class:`~studylib.data.augment.AugmentConfig` ranges; both are checked here.
     """
 
-    profile: str = "quick"
-    dataset: str = "synthetic"
-    seed: int = 0
-    data_seed: int = 0
-    image_size: int = 64
-    num_train: int = 1000
-    num_test: int = 300
-    synth: dict = field(default_factory=dict)
+    DATASETS: typing.ClassVar[tuple[str, ...]] = FACE_DATASETS
+    PROFILE_TABLE: typing.ClassVar[dict[str, dict[str, Any]]] = FACE_PROFILES
+
+    epochs: int = 8
+    batch_size: int = 32
+    # The paper augments with scale, rotation, flips and translation; milder ranges than the pose
+    # defaults, since the faces are already posed and placed (synthetic) or cropped (300-W).
+    augment: dict = field(
+        default_factory=lambda: dict(scale=0.1, rotation=15.0, rotation_prob=0.5, color=0.2)
+    )
     variant: str = "adm"
     attention_order: str = "channel-spatial"
     reduction_ratio: int = 8
@@ -382,50 +422,20 @@ class FaceConfig:
     alpha: float = 1e-4
     low_rank_input: str = "mean"
     mean_shape_init: bool = True
-    epochs: int = 8
-    batch_size: int = 32
-    optimizer: str = "rmsprop"
-    lr: float = 1e-3
-    validation: bool = False
-    # The paper augments with scale, rotation, flips and translation; milder ranges than the pose
-    # defaults, since the faces are already posed and placed (synthetic) or cropped (300-W).
-    augment: dict = field(
-        default_factory=lambda: dict(scale=0.1, rotation=15.0, rotation_prob=0.5, color=0.2)
-    )
     pretrained: str | None = None
-    device: str = "auto"
-    amp: bool = True
-    channels_last: bool | None = None
-    compile: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.channel_pooling, list):  # a papermill parameter arrives as a list
             object.__setattr__(self, "channel_pooling", tuple(self.channel_pooling))
-        check_types(self)
-        _check_choice("profile", self.profile, PROFILES)
-        _check_choice("dataset", self.dataset, FACE_DATASETS)
-        _check_choice("device", self.device, DEVICES)
+        super().__post_init__()
         _check_choice("variant", self.variant, FACE_VARIANTS)
         _check_choice("attention_order", self.attention_order, ATTENTION_ORDERS)
         _check_choice("layer4_stride", self.layer4_stride, (1, 2))
         _check_choice("low_rank_input", self.low_rank_input, LOW_RANK_INPUTS)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        for name in (
-            "image_size",
-            "num_train",
-            "num_test",
-            "width",
-            "rank",
-            "epochs",
-            "batch_size",
-            "reduction_ratio",
-        ):
+        for name in ("width", "rank", "reduction_ratio"):
             _check_positive(name, getattr(self, name))
-        _check_positive("lr", self.lr)
         if self.alpha < 0:
             raise ValueError(f"alpha must be >= 0, got {self.alpha!r}")
-        if self.seed < 0 or self.data_seed < 0:
-            raise ValueError(f"seed and data_seed must be >= 0, got {self.seed}, {self.data_seed}")
         channels = 8 * self.width
         if channels % self.reduction_ratio:
             raise ValueError(
@@ -452,25 +462,16 @@ class FaceConfig:
             raise ValueError(
                 f"pretrained weights are torchvision's ResNet-18 (width 64), got width={self.width}"
             )
+
+    @staticmethod
+    def synth_knobs() -> type:
         from studylib.data.synthetic_face import FaceSynthConfig
 
-        _check_knobs(self, FaceSynthConfig)
-
-    @classmethod
-    def from_profile(cls, profile: str, **overrides: Any) -> FaceConfig:
-        """The profile's settings with ``overrides`` on top (``None`` keeps the profile's value)."""
-        _check_choice("profile", profile, PROFILES)
-        return _build(cls, {**FACE_PROFILES[profile], "profile": profile}, overrides)
+        return FaceSynthConfig
 
     def phases(self) -> tuple[Phase, ...]:
         """One joint phase: RMSProp at ``lr``, divided by 10 at 60% and 85% of the epochs."""
         return schedule_phases("joint", self.epochs, self.lr)
-
-    def replace(self, **changes: Any) -> FaceConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return _to_dict(self)
 
 
 #: Fields that change how fast a run trains, not what it computes: a record holds them only when
@@ -478,7 +479,7 @@ class FaceConfig:
 EXECUTION_FLAGS = {"channels_last": None, "compile": False}
 
 
-def _to_dict(config: PoseConfig | FaceConfig) -> dict[str, Any]:
+def _to_dict(config: RunConfig) -> dict[str, Any]:
     values = dataclasses.asdict(config)
     for name, default in EXECUTION_FLAGS.items():
         if values.get(name, default) == default and type(values.get(name)) is type(default):
@@ -486,7 +487,7 @@ def _to_dict(config: PoseConfig | FaceConfig) -> dict[str, Any]:
     return values
 
 
-def _check_knobs(config: PoseConfig | FaceConfig, synth_knobs: type) -> None:
+def _check_knobs(config: RunConfig, synth_knobs: type) -> None:
     """Check a config's ``synth`` and ``augment`` dicts against the dataclasses that take them
     (a misspelt knob or a range out of bounds is named here, before any data is built)."""
     from studylib.data.augment import AugmentConfig

@@ -44,17 +44,13 @@ from studylib.data.augment import AugmentConfig, augment
 from studylib.data.cache import synthetic_split
 from studylib.data.dataset import KeypointSet, train_and_test
 from studylib.data.keypoints import FACE68_PARTS
-from studylib.io import read_json
 from studylib.metrics import auc, ced, failure_rate, nme
 from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
 from studylib.papers import ADM_SETTING
 from studylib.pose import images_to_input
 from studylib.train import (
-    fit_run,
     flush_denormals,
     load_model_weights,
-    needs_training,
-    process_device,
 )
 
 #: The normaliser of every NME here (outer eye corners).
@@ -311,31 +307,31 @@ def run_face(
     progress: bool | None = None,
     shared_with: tuple[str, str] | None = None,
 ) -> Path:
-    """Train and evaluate one face run and write its record; return the record's folder.
+    """Train and evaluate one face run and write its record; return the record's folder
+    (:func:`studylib.run.train_run` with the face track's parts: reuse, sharing, resuming). The
+    record's metrics include the mean shape's NME (the floor) and the model's total and
+    per-module parameter counts."""
+    from studylib.run import TrackParts, train_run
 
-    A run whose record holds the same config is finished and is returned as it is, unless
-    ``force``; an interrupted run resumes from its checkpoint. ``shared_with`` names the
-    (ablation, setting) that owns this same configuration: the run is trained there, at most once
-    and never forced from here, and its record is linked into this setting's folder. The
-    record's metrics include the model's total and per-module parameter counts.
-    """
-    folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
-    config_dict = config.to_dict()
-    if shared_with is not None:
-        owner_ablation, owner_setting = shared_with
-        owner = results.run_dir(root, owner_ablation, config.dataset, owner_setting, config.seed)
-        # The same configuration belongs to another ablation's setting: train it there (once,
-        # never forced from here) and link its record here; unless the owner's record holds
-        # another configuration (e.g. this notebook was given other parameters), which is left
-        # alone: this run is then not the shared one and trains in its own folder.
-        if results.is_complete(owner, config_dict) or not (owner / "metrics.json").is_file():
-            source = run_face(config, root, *shared_with, progress=progress)
-            return results.link_record(source, folder)
-    if not needs_training(folder, config_dict, force):
-        return folder
-    train_set, test_set = load_face_data(config)
-    device = process_device(config.device)
-    torch.manual_seed(config.seed)  # the initial weights belong to the run's seed
+    parts = TrackParts(
+        load_data=load_face_data,
+        build=_build_run,
+        record=_record_metrics,
+        fit_context=flush_denormals,  # subnormal gate values slow CPU convolutions 10-20 times
+    )
+    return train_run(
+        parts,
+        config,
+        root,
+        ablation,
+        setting,
+        force=force,
+        progress=progress,
+        shared_with=shared_with,
+    )
+
+
+def _build_run(config: FaceConfig, train_set: KeypointSet) -> tuple[LandmarkNet, FaceTask]:
     model = build_model(config, train_set.spec.num_keypoints)
     if config.mean_shape_init:
         init_mean_shape(model, train_set)
@@ -344,10 +340,19 @@ def run_face(
         input_size=config.image_size,
         augment=AugmentConfig(**config.augment),
     )
-    with flush_denormals():  # subnormal gate values slow CPU convolutions 10-20 times
-        outcome = fit_run(model, task, train_set, test_set, config, folder, device, progress)
-    if not distributed.context().is_main:
-        return folder  # rank 0 writes the record
+    return model, task
+
+
+def _record_metrics(
+    model: LandmarkNet,
+    config: FaceConfig,
+    train_set: KeypointSet,
+    test_set: KeypointSet,
+    device: torch.device,
+    outcome,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A face record's metrics: the fit's, the mean shape's NME, the parameter counts and, for
+    the distillation variants, the occlusion statistics (and each face's occlusion gap)."""
     modules = model.module_parameter_counts()
     metrics = {
         **outcome.metrics,
@@ -360,14 +365,7 @@ def run_face(
         statistics, gap = occlusion_statistics(model, test_set, device)
         metrics.update(statistics)
         per_sample = per_sample.assign(occlusion_gap=gap)
-    prov = results.provenance(
-        outcome.device,
-        outcome.wall_time_s,
-        outcome.train_images,
-        processes=distributed.context().world_size,
-        dataset_info={"train": train_set.info, "test": test_set.info},
-    )
-    return results.write_record(folder, config_dict, metrics, outcome.history, per_sample, prov)
+    return metrics, per_sample
 
 
 # ------------------------------------------------------------------------------------- settings
@@ -487,7 +485,7 @@ def load_run_model(folder: str | Path) -> tuple[LandmarkNet, FaceConfig]:
             that came from git have none.
     """
     folder = Path(folder)
-    config = FaceConfig(**read_json(folder / "config.json"))
+    config = FaceConfig.from_record(folder)
     # The checkpoint holds every weight: no pretrained file is needed (nor read) to rebuild it.
     model = load_model_weights(build_model(config.replace(pretrained=None)), folder)
     return model.eval(), config

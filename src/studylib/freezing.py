@@ -158,7 +158,7 @@ def gradient_history(runs: Iterable[str | Path]) -> pd.DataFrame:
     frames = []
     for folder in map(Path, runs):
         history = results.load_csvs([folder], "history.csv")
-        phases = PoseConfig(**read_json(folder / "config.json")).phases()
+        phases = PoseConfig.from_record(folder).phases()
         trained = history["phase"].map({p.name: p.train for p in phases})
         for group in GRADIENT_GROUPS:
             frozen = ~trained.isin(["all", group])

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -69,9 +69,7 @@ class PlannedRun:
         return c.num_train * c.epochs * c.image_size**2 * (4.0 if self.track == "pose" else 1.0)
 
 
-def planned_runs(
-    notebook: str, profile: str, seeds=None, **parameters: Any
-) -> list[PlannedRun]:
+def planned_runs(notebook: str, profile: str, seeds=None, **parameters: Any) -> list[PlannedRun]:
     """The runs ``notebook`` trains at ``profile`` with its default parameters updated by
     ``parameters`` (``dataset``, ``num_train``, ... as papermill would pass them). A run that the
     notebook links from another experiment (the attention-order ablation's ``channel-spatial`` is
@@ -123,19 +121,15 @@ def train_all(
         # Each process one thread: two one-thread processes keep two cores busy (see study.py).
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=lanes, mp_context=get_context("spawn")) as pool:
-        pending = {pool.submit(_train, run, str(root), force) for run in order}
-        done_count = 0
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for future in done:
-                error = future.exception()
-                if error is not None:
-                    for other in pending:
-                        other.cancel()
-                    raise error
-                label, seconds = future.result()
-                done_count += 1
-                log(f"[study] run {done_count}/{len(order)} {label} in {seconds:.0f} s", flush=True)
+        futures = [pool.submit(_train, run, str(root), force) for run in order]
+        for count, future in enumerate(as_completed(futures), start=1):
+            error = future.exception()
+            if error is not None:
+                for other in futures:
+                    other.cancel()  # the runs in progress finish and keep their records
+                raise error
+            label, seconds = future.result()
+            log(f"[study] run {count}/{len(order)} {label} in {seconds:.0f} s", flush=True)
     log(
         f"[study] {len(order)} runs trained in {(time.perf_counter() - started) / 60:.1f} min",
         flush=True,

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from studylib import compare, distributed, report, results
+from studylib import compare, report, results
 from studylib.config import PoseConfig
 from studylib.data.augment import AugmentConfig, augment
 from studylib.data.cache import synthetic_split
@@ -32,7 +32,7 @@ from studylib.data.keypoints import MPII_EDGES, MPII_TABLE_GROUPS
 from studylib.io import read_json
 from studylib.metrics import mpii_table, pck, pckh
 from studylib.models.hourglass import HourglassOutput, StackedHourglass, count_parameters
-from studylib.train import fit_run, load_model_weights, needs_training, process_device
+from studylib.train import load_model_weights
 
 
 def synthetic_pose_set(
@@ -213,30 +213,24 @@ def run_pose(
     progress: bool | None = None,
     shared_with: tuple[str, str] | None = None,
 ) -> Path:
-    """Train and evaluate one pose run and write its record; return the record's folder.
+    """Train and evaluate one pose run and write its record; return the record's folder
+    (:func:`studylib.run.train_run` with the pose track's parts: reuse, sharing, resuming)."""
+    from studylib.run import TrackParts, train_run
 
-    A run whose record holds the same config is finished and is returned as it is, unless
-    ``force``; an interrupted run resumes from its checkpoint. ``shared_with`` names the
-    (ablation, setting) that owns this same configuration: the run is trained there, at most once
-    and never forced from here, and its record is linked into this setting's folder.
-    """
-    folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
-    config_dict = config.to_dict()
-    if shared_with is not None:
-        owner_ablation, owner_setting = shared_with
-        owner = results.run_dir(root, owner_ablation, config.dataset, owner_setting, config.seed)
-        # The same configuration belongs to another ablation's setting: train it there (once,
-        # never forced from here) and link its record here; unless the owner's record holds
-        # another configuration (e.g. this notebook was given other parameters), which is left
-        # alone: this run is then not the shared one and trains in its own folder.
-        if results.is_complete(owner, config_dict) or not (owner / "metrics.json").is_file():
-            source = run_pose(config, root, *shared_with, progress=progress)
-            return results.link_record(source, folder)
-    if not needs_training(folder, config_dict, force):
-        return folder
-    train_set, test_set = load_pose_data(config)
-    device = process_device(config.device)
-    torch.manual_seed(config.seed)  # the initial weights belong to the run's seed
+    parts = TrackParts(load_data=load_pose_data, build=_build_run, record=_record_metrics)
+    return train_run(
+        parts,
+        config,
+        root,
+        ablation,
+        setting,
+        force=force,
+        progress=progress,
+        shared_with=shared_with,
+    )
+
+
+def _build_run(config: PoseConfig, train_set: KeypointSet) -> tuple[StackedHourglass, PoseTask]:
     model = build_model(config, train_set.spec.num_keypoints)
     task = PoseTask(
         flip_permutation=torch.from_numpy(train_set.spec.flip_permutation()),
@@ -245,9 +239,19 @@ def run_pose(
         augment=AugmentConfig(**config.augment),
         flip_test=config.flip_test,
     )
-    outcome = fit_run(model, task, train_set, test_set, config, folder, device, progress)
-    if not distributed.context().is_main:
-        return folder  # rank 0 writes the record
+    return model, task
+
+
+def _record_metrics(
+    model: StackedHourglass,
+    config: PoseConfig,
+    train_set: KeypointSet,
+    test_set: KeypointSet,
+    device: torch.device,
+    outcome,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A pose record's metrics: the fit's, the floors, the parameter counts and, for ACNN, the
+    masks' statistics on the test images."""
     metrics = {
         **outcome.metrics,
         "floor": pose_floor(train_set, test_set, model.stride, config.sigma, config.num_stacks),
@@ -258,16 +262,7 @@ def run_pose(
         masks = attention_masks(model, test_set.images)
         person = person_regions(test_set, masks.shape[-2:], model.stride)
         metrics["mask_statistics"] = mask_statistics(masks, person)
-    prov = results.provenance(
-        outcome.device,
-        outcome.wall_time_s,
-        outcome.train_images,
-        processes=distributed.context().world_size,
-        dataset_info={"train": train_set.info, "test": test_set.info},
-    )
-    return results.write_record(
-        folder, config_dict, metrics, outcome.history, outcome.per_sample, prov
-    )
+    return metrics, outcome.per_sample
 
 
 def pose_floor(
@@ -410,7 +405,7 @@ def load_run_model(folder: str | Path) -> tuple[StackedHourglass, PoseConfig]:
             that came from git have none.
     """
     folder = Path(folder)
-    config = PoseConfig(**read_json(folder / "config.json"))
+    config = PoseConfig.from_record(folder)
     num_joints = len(read_json(folder / "metrics.json")["pckh_per_joint"])
     model = load_model_weights(build_model(config, num_joints), folder)
     model.masks_active = model.attention is not None

@@ -1,6 +1,8 @@
-"""One run from the command line, on one process or several (``torchrun``).
+"""One run: the driver both tracks train through (:func:`train_run`), and its command line, on
+one process or several (``torchrun``).
 
     python -m studylib.run pose --profile quick --seed 0 --set num_stacks=4 attention=acnn
+    python -m studylib.run face --profile quick --set variant=odn --ablation reduction_ratio
     torchrun --nproc_per_node 2 -m studylib.run pose --profile full --set attention=acnn \\
         schedule=A-B-C --ablation freezing --setting acnn-A-B-C
 
@@ -8,17 +10,101 @@ The run's record goes where a notebook's would (``results/<ablation>/<dataset>/<
 seed<k>/``, or ``--results-dir``); a finished run with the same config is skipped unless
 ``--force``. Under torchrun the processes train one model together (see
 :mod:`studylib.distributed`) and rank 0 writes the record.
+
+A track supplies its parts (:class:`TrackParts`: its data, its model and task, what its record
+adds to the metrics); the driver does the rest, the same for both: reuse a finished record or link
+a shared one, seed, train (resumably), and write the record with its provenance.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
 
 from studylib import distributed, results
-from studylib.config import PROFILES, PoseConfig
-from studylib.pose import run_pose
+from studylib.config import PROFILES, RunConfig
+from studylib.data.dataset import KeypointSet
+from studylib.train import FitResult, Task, fit_run, needs_training, process_device
+
+
+@dataclass(frozen=True)
+class TrackParts:
+    """What one track brings to :func:`train_run`.
+
+    ``load_data(config)`` gives (train, test); ``build(config, train_set)`` the model and its task
+    (called after the run's seed is set, so that the initial weights belong to it);
+    ``record(model, config, train_set, test_set, device, outcome)`` the metrics and per-sample
+    table the record keeps (the outcome's, and what the track adds: floors, parameter counts,
+    mask or occlusion statistics); ``fit_context()`` what training runs inside.
+    """
+
+    load_data: Callable[[Any], tuple[KeypointSet, KeypointSet]]
+    build: Callable[[Any, KeypointSet], tuple[nn.Module, Task]]
+    record: Callable[..., tuple[dict[str, Any], pd.DataFrame]]
+    fit_context: Callable[[], AbstractContextManager] = contextlib.nullcontext
+
+
+def train_run(
+    parts: TrackParts,
+    config: RunConfig,
+    root: str | Path,
+    ablation: str,
+    setting: str,
+    *,
+    force: bool = False,
+    progress: bool | None = None,
+    shared_with: tuple[str, str] | None = None,
+) -> Path:
+    """Train and evaluate one run and write its record; return the record's folder.
+
+    A run whose record holds the same config is finished and is returned as it is, unless
+    ``force``; an interrupted run resumes from its checkpoint. ``shared_with`` names the
+    (ablation, setting) that owns this same configuration: the run is trained there, at most once
+    and never forced from here, and its record is linked into this setting's folder.
+    """
+    folder = results.run_dir(root, ablation, config.dataset, setting, config.seed)
+    config_dict = config.to_dict()
+    if shared_with is not None:
+        owner = results.run_dir(root, shared_with[0], config.dataset, shared_with[1], config.seed)
+        # The same configuration belongs to another ablation's setting: train it there (once,
+        # never forced from here) and link its record here; unless the owner's record holds
+        # another configuration (e.g. this notebook was given other parameters), which is left
+        # alone: this run is then not the shared one and trains in its own folder.
+        if results.is_complete(owner, config_dict) or not (owner / "metrics.json").is_file():
+            source = train_run(parts, config, root, *shared_with, progress=progress)
+            return results.link_record(source, folder)
+    if not needs_training(folder, config_dict, force):
+        return folder
+    train_set, test_set = parts.load_data(config)
+    device = process_device(config.device)
+    torch.manual_seed(config.seed)  # the initial weights belong to the run's seed
+    model, task = parts.build(config, train_set)
+    with parts.fit_context():
+        outcome: FitResult = fit_run(
+            model, task, train_set, test_set, config, folder, device, progress
+        )
+    if not distributed.context().is_main:
+        return folder  # rank 0 writes the record
+    metrics, per_sample = parts.record(model, config, train_set, test_set, device, outcome)
+    prov = results.provenance(
+        outcome.device,
+        outcome.wall_time_s,
+        outcome.train_images,
+        processes=distributed.context().world_size,
+        dataset_info={"train": train_set.info, "test": test_set.info},
+    )
+    return results.write_record(folder, config_dict, metrics, outcome.history, per_sample, prov)
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
@@ -36,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("track", choices=("pose",), help="the experiment")
+    parser.add_argument("track", choices=("pose", "face"), help="the track")
     parser.add_argument("--profile", default="quick", choices=PROFILES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
@@ -53,15 +139,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
 
+    from studylib import face, pose
+    from studylib.config import FaceConfig, PoseConfig
+
+    config_class, run = {
+        "pose": (PoseConfig, pose.run_pose),
+        "face": (FaceConfig, face.run_face),
+    }[args.track]
     overrides = dict(args.set)
-    config = PoseConfig.from_profile(args.profile, seed=args.seed, **overrides)
+    config = config_class.from_profile(args.profile, seed=args.seed, **overrides)
     setting = (
         args.setting or "-".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "default"
     )
     ctx = distributed.setup(config.device)
     try:
         root = results.results_root(args.profile, args.results_dir)
-        folder = run_pose(config, root, args.ablation, setting, force=args.force)
+        folder = run(config, root, args.ablation, setting, force=args.force)
         if ctx.is_main:
             print(f"record: {folder}")
     finally:
