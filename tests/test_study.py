@@ -12,15 +12,10 @@ from studylib.data.real import DataNotFoundError, available
 DATA_ROOT = Path(os.environ.get("STUDYLIB_DATA") or Path(__file__).parents[2] / "shared" / "data")
 
 
-def test_every_experiment_notebook_is_in_a_stage_once():
+def test_every_experiment_notebook_is_registered_once():
     notebooks = sorted(p.stem for p in (Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
     assert sorted(study.NOTEBOOKS) == notebooks
     assert set(study.REAL) <= set(study.NOTEBOOKS)
-    first = [name for chain in study.STAGES[0] for name in chain]
-    # The robustness sweeps and the baseline read the models of the first stage: they come after.
-    assert "robustness" not in first and "pose_baseline" not in first
-    # The order ablation reuses the reduction-ratio runs: it follows them in the same chain.
-    assert ("reduction_ratio", "attention_order") in study.STAGES[0]
 
 
 def test_real_mode_without_data_names_the_setting(monkeypatch):

@@ -113,8 +113,9 @@ def floor_records(runs: Iterable[str | Path]) -> list[dict[str, Any]]:
     records = []
     for folder in map(Path, runs):
         keys = results.run_keys(folder)
-        records.append({**read_json(folder / "metrics.json"),
-                        "setting": keys["setting"], "seed": keys["seed"]})
+        records.append(
+            {**read_json(folder / "metrics.json"), "setting": keys["setting"], "seed": keys["seed"]}
+        )
     return records
 
 
@@ -136,9 +137,16 @@ def floor_table(runs: Iterable[str | Path], order: Sequence[str] | None = None) 
         pose = "pckh" in record
         scale = 1.0 if pose else 100.0
         need = result.floor + floors.POSE_MARGIN if pose else floors.FACE_RATIO * result.floor
-        rows.append({"setting": record["setting"], "score": scale * result.score,
-                     "floor": scale * result.floor, "gate": scale * need,
-                     "cleared": result.cleared, "pose": pose})
+        rows.append(
+            {
+                "setting": record["setting"],
+                "score": scale * result.score,
+                "floor": scale * result.floor,
+                "gate": scale * need,
+                "cleared": result.cleared,
+                "pose": pose,
+            }
+        )
     if not rows:
         return pd.DataFrame()
     frame = pd.DataFrame(rows)
@@ -147,13 +155,16 @@ def floor_table(runs: Iterable[str | Path], order: Sequence[str] | None = None) 
     grouped = frame.groupby("setting", sort=False)
     metric = "PCKh@0.5 (%)" if frame["pose"].iloc[0] else "NME (%)"
     floor_name = "constant pose" if frame["pose"].iloc[0] else "mean shape"
-    table = pd.DataFrame({
-        f"{metric}, mean": grouped["score"].mean(),
-        f"{floor_name} (floor)": grouped["floor"].mean(),
-        "gate": grouped["gate"].mean(),
-        "seeds cleared": grouped["cleared"].sum().astype(int).astype(str)
-        + " of " + grouped.size().astype(str),
-    }).loc[names]
+    table = pd.DataFrame(
+        {
+            f"{metric}, mean": grouped["score"].mean(),
+            f"{floor_name} (floor)": grouped["floor"].mean(),
+            "gate": grouped["gate"].mean(),
+            "seeds cleared": grouped["cleared"].sum().astype(int).astype(str)
+            + " of "
+            + grouped.size().astype(str),
+        }
+    ).loc[names]
     table.index.name = "setting"
     # Records written before floors existed have none: say so rather than show NaN.
     return table.round(2).astype(object).where(table.notna(), "not recorded")
@@ -167,14 +178,20 @@ def floor_reading(runs: Iterable[str | Path]) -> str:
         return "No records."
     missing = [r for r in records if not has_floor(r)]
     if missing:
-        return (f"{len(missing)} of {len(records)} records predate the floors (the score of a "
-                "trivial predictor on the same test set), so whether these runs learnt more than "
-                "a constant cannot be checked here and no comparison of them carries a verdict; "
-                "running the study again records the floors.")
+        return (
+            f"{len(missing)} of {len(records)} records predate the floors (the score of a "
+            "trivial predictor on the same test set), so whether these runs learnt more than "
+            "a constant cannot be checked here and no comparison of them carries a verdict; "
+            "running the study again records the floors."
+        )
     cleared, sentence = floors.gate(records)
     if cleared:
-        return (f"Every run cleared the learning gate ({sentence}): the comparisons below compare "
-                "models that learnt from the images.")
-    return (f"Not every run cleared the learning gate: {sentence}. A comparison that includes "
-            "them carries no verdict: such a model may have learnt the crop's layout and "
-            "nothing about the image.")
+        return (
+            f"Every run cleared the learning gate ({sentence}): the comparisons below compare "
+            "models that learnt from the images."
+        )
+    return (
+        f"Not every run cleared the learning gate: {sentence}. A comparison that includes "
+        "them carries no verdict: such a model may have learnt the crop's layout and "
+        "nothing about the image."
+    )

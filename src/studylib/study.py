@@ -18,10 +18,12 @@ MPII evaluation check (``results/mpii_check/valid_gt.json``) when the MPII groun
 and last the occlusion test on real faces (:func:`run_occlusion_test`).
 Their executed copies are ``results/executed/<profile>/<name>-<dataset>.ipynb``.
 
-Notebooks of one stage are independent and run side by side in ``--lanes`` kernels (default:
-two on a CPU, one on a GPU). On a CPU each kernel then uses one thread: the study's models are
-small, and two one-thread kernels keep both cores busy where one two-thread kernel loses much
-of its time to synchronising its threads (and far more when anything else runs).
+The study first trains every notebook's runs in a pool of ``--lanes`` processes, the costliest
+first (:mod:`studylib.plan`), then executes the notebooks side by side in as many kernels; they
+find their runs' records and read them (default: two lanes on a CPU, one on a GPU). On a CPU each
+lane then uses one thread: the study's models are small, and two one-thread processes keep both
+cores busy where one two-thread process loses much of its time to synchronising its threads
+(and far more when anything else runs).
 """
 
 from __future__ import annotations
@@ -35,25 +37,12 @@ from pathlib import Path
 
 from studylib import plan
 from studylib.config import PROFILES
+from studylib.experiments import EXPERIMENTS
 from studylib.face import REAL_300W_RUNS
 from studylib.results import project_root, results_root
 
-#: The experiment notebooks in stages: a stage starts when the previous one has finished. A
-#: stage is a tuple of chains; the chains share the lanes and the notebooks of a chain run one
-#: after the other (the attention-order ablation reuses the reduction-ratio ablation's
-#: ``adm-r8`` runs as its ``channel-spatial`` setting, so it runs after it).
-STAGES: tuple[tuple[tuple[str, ...], ...], ...] = (
-    (("freezing_phases",), ("reduction_ratio", "attention_order")),
-    # These reuse the first stage's runs: the baseline is the freezing ablation's
-    # "no-attention" setting, and robustness scores the trained models.
-    (("robustness",), ("pose_baseline",)),
-)
-NOTEBOOKS = tuple(name for stage in STAGES for chain in stage for name in chain)
-#: Notebooks that read runs another notebook trains: the study never forces them to retrain.
-REUSING = ("pose_baseline",)
-#: Notebooks whose runs the study trains beforehand in its pool (:mod:`studylib.plan`): they are
-#: executed without ``force``, so that they read those records rather than train them again.
-PLANNED = tuple(plan.DEFAULTS)
+#: The experiment notebooks, in the order they run (:data:`studylib.experiments.EXPERIMENTS`).
+NOTEBOOKS = tuple(EXPERIMENTS)
 #: The real-data runs: notebook -> (dataset, parameters beyond the profile's). Every run trains on
 #: the whole training split (LSPET + LSP 1-1000: 11,000 images; AFW + HELEN train: 2,337 faces)
 #: and is scored on the whole test split (LSP 1001-2000; the 330 HELEN test faces). Real images
@@ -208,39 +197,32 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault("OMP_NUM_THREADS", "1")  # inherited by the kernels
     root = project_root()
     total = time.perf_counter()
-    stages, extra = STAGES, {name: {} for name in NOTEBOOKS}
+    names, extra = NOTEBOOKS, {name: {} for name in NOTEBOOKS}
     if args.real:
         from studylib.data.real import data_root
 
         data_root()  # a clear error now when STUDYLIB_DATA is not set
         write_mpii_check(root)
-        stages = ((("freezing_phases",), ("reduction_ratio", "attention_order")),)
+        names = tuple(REAL)
         extra = {name: {"dataset": dataset, **more} for name, (dataset, more) in REAL.items()}
 
-    chosen = [
-        name
-        for stage in stages
-        for chain in stage
-        for name in chain
-        if not args.only or name in args.only
-    ]
+    chosen = [name for name in names if not args.only or name in args.only]
     # Every notebook's training runs first, in one pool of lanes (the costliest first); the
-    # notebooks then find their records and only read them.
-    runs = [run for name in chosen for run in plan.planned_runs(name, args.profile, **extra[name])]
+    # notebooks then find their records and only read them, side by side in the lanes.
+    runs = [run for name in chosen for run in EXPERIMENTS[name].runs(args.profile, **extra[name])]
     plan.train_all(runs, results_root(args.profile), lanes=lanes, force=not args.resume)
 
-    def run_chain(chain: tuple[str, ...]) -> None:
-        for name in chain:
-            if name in chosen:
-                force = not args.resume and name not in REUSING and name not in PLANNED
-                run_notebook(name, args.profile, force, root, extra[name])
+    def run_one(name: str) -> None:
+        # Only the notebooks that make records from the trained models (the robustness sweeps)
+        # are forced: the others' runs were just trained (or kept, with --resume) by the pool.
+        force = not args.resume and EXPERIMENTS[name].evaluates
+        run_notebook(name, args.profile, force, root, extra[name])
 
-    for stage in stages:
-        with ThreadPoolExecutor(max_workers=lanes) as pool:
-            futures = [pool.submit(run_chain, chain) for chain in stage]
-            failures = [f.exception() for f in futures if f.exception() is not None]
-        if failures:
-            raise failures[0]
+    with ThreadPoolExecutor(max_workers=lanes) as pool:
+        futures = [pool.submit(run_one, name) for name in chosen]
+        failures = [f.exception() for f in futures if f.exception() is not None]
+    if failures:
+        raise failures[0]
     if args.real and (not args.only or "reduction_ratio" in args.only):
         run_occlusion_test(root, args.profile, force=not args.resume)
     if not args.real and (not args.only or "freezing_phases" in args.only):

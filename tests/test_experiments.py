@@ -1,4 +1,5 @@
-"""The study's run plan: the runs it trains beforehand are exactly those the notebooks train."""
+"""The experiments registry and the study's run pool: the runs it trains beforehand are exactly
+those the notebooks train."""
 
 import ast
 import json
@@ -9,6 +10,7 @@ import torch
 
 from studylib import plan, results
 from studylib.config import FaceConfig, seeds_for
+from studylib.experiments import EXPERIMENTS, heatmap_sigma
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
 
@@ -24,19 +26,19 @@ def notebook_parameters(name: str) -> dict:
     return values
 
 
-@pytest.mark.parametrize("name", list(plan.DEFAULTS))
-def test_plan_defaults_are_the_notebooks(name):
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_registry_defaults_are_the_notebooks(name):
     params = notebook_parameters(name)
-    for key, value in plan.DEFAULTS[name].items():
-        assert params[key] == value, f"{name}: the plan's {key} differs from the notebook's"
+    for key, value in EXPERIMENTS[name].defaults.items():
+        assert params[key] == value, f"{name}: the registry's {key} differs from the notebook's"
 
 
 def test_planned_runs_cover_each_setting_and_seed_once():
     seeds = seeds_for("quick")
-    freezing_runs = plan.planned_runs("freezing_phases", "quick")
+    freezing_runs = EXPERIMENTS["freezing_phases"].runs("quick")
     assert {r.track for r in freezing_runs} == {"pose"}
     assert len(freezing_runs) == 3 * len(seeds)
-    ratio_runs = plan.planned_runs("reduction_ratio", "quick")
+    ratio_runs = EXPERIMENTS["reduction_ratio"].runs("quick")
     assert [r.setting for r in ratio_runs[:: len(seeds)]] == [
         "resnet",
         "odn",
@@ -46,16 +48,40 @@ def test_planned_runs_cover_each_setting_and_seed_once():
         "adm-r64",
         "adm-r8-avg",
     ]
-    order_runs = plan.planned_runs("attention_order", "quick")
+    order_runs = EXPERIMENTS["attention_order"].runs("quick")
     # channel-spatial is the reduction-ratio ablation's adm-r8: planned there only.
     assert "channel-spatial" not in {r.setting for r in order_runs}
     labels = [r.label for r in freezing_runs + ratio_runs + order_runs]
     assert len(labels) == len(set(labels))
-    assert plan.planned_runs("pose_baseline", "quick") == []
+    assert EXPERIMENTS["pose_baseline"].runs("quick") == []
+    assert EXPERIMENTS["robustness"].runs("quick") == []
+
+
+def test_shared_settings_are_the_owners_configs():
+    """A setting linked from another experiment has exactly that experiment's config (else the
+    link would put another run's record under its name)."""
+    for experiment in EXPERIMENTS.values():
+        configs = experiment.configs("quick")
+        for setting, (ablation, owner_setting) in experiment.shared.items():
+            owner = next(e for e in EXPERIMENTS.values() if e.ablation == ablation)
+            assert configs[setting] == owner.configs("quick")[owner_setting], setting
+
+
+def test_sigma_settings_and_bad_sigmas():
+    configs = heatmap_sigma.configs("quick")
+    assert list(configs) == ["sigma-1", "sigma-1.5", "sigma-2", "sigma-3"]
+    assert [c.sigma for c in configs.values()] == [1.0, 1.5, 2.0, 3.0]
+    assert {c.attention for c in configs.values()} == {None}
+    runs = EXPERIMENTS["heatmap_sigma"].runs("quick")
+    assert "sigma-1" not in {r.setting for r in runs}  # the freezing ablation's no-attention
+    with pytest.raises(ValueError, match="sigmas"):
+        heatmap_sigma.configs("quick", [0])
+    with pytest.raises(ValueError, match="sigmas"):
+        heatmap_sigma.configs("quick", "[1, 'a']")
 
 
 def test_real_data_parameters_reach_the_configs():
-    runs = plan.planned_runs("reduction_ratio", "quick", dataset="300w", num_train=7, epochs=3)
+    runs = EXPERIMENTS["reduction_ratio"].runs("quick", dataset="300w", num_train=7, epochs=3)
     assert {(r.config.dataset, r.config.num_train, r.config.epochs) for r in runs} == {
         ("300w", 7, 3)
     }
