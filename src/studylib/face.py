@@ -48,10 +48,8 @@ from studylib.metrics import auc, ced, failure_rate, nme
 from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
 from studylib.papers import ADM_SETTING
 from studylib.pose import images_to_input
-from studylib.train import (
-    flush_denormals,
-    load_model_weights,
-)
+from studylib.run import TrackParts, load_trained, train_run
+from studylib.train import flush_denormals
 
 #: The normaliser of every NME here (outer eye corners).
 NORMALIZER = "interocular"
@@ -297,38 +295,21 @@ def occlusion_statistics(
 # ------------------------------------------------------------------------------------------- run
 
 
-def run_face(
-    config: FaceConfig,
-    root: str | Path,
-    ablation: str,
-    setting: str,
-    *,
-    force: bool = False,
-    progress: bool | None = None,
-    shared_with: tuple[str, str] | None = None,
-) -> Path:
-    """Train and evaluate one face run and write its record; return the record's folder
-    (:func:`studylib.run.train_run` with the face track's parts: reuse, sharing, resuming). The
+def run_face(config: FaceConfig, root: str | Path, ablation: str, setting: str, **options) -> Path:
+    """Train and evaluate one face run and write its record; return the record's folder. The
     record's metrics include the mean shape's NME (the floor) and the model's total and
-    per-module parameter counts."""
-    from studylib.run import TrackParts, train_run
+    per-module parameter counts.
 
+    :func:`studylib.run.train_run` with the face track's parts; ``options`` are its ``force``,
+    ``progress`` and ``shared_with`` (reuse a finished record, resume, link a shared run).
+    """
     parts = TrackParts(
         load_data=load_face_data,
         build=_build_run,
         record=_record_metrics,
         fit_context=flush_denormals,  # subnormal gate values slow CPU convolutions 10-20 times
     )
-    return train_run(
-        parts,
-        config,
-        root,
-        ablation,
-        setting,
-        force=force,
-        progress=progress,
-        shared_with=shared_with,
-    )
+    return train_run(parts, config, root, ablation, setting, **options)
 
 
 def _build_run(config: FaceConfig, train_set: KeypointSet) -> tuple[LandmarkNet, FaceTask]:
@@ -478,17 +459,11 @@ def parameter_table(configs: dict[str, FaceConfig], **scale: Any) -> pd.DataFram
 
 
 def load_run_model(folder: str | Path) -> tuple[LandmarkNet, FaceConfig]:
-    """The trained model of a finished run (from its checkpoint, in eval mode) and its config.
-
-    Raises:
-        FileNotFoundError: the run has no checkpoint; checkpoints are not committed, so records
-            that came from git have none.
-    """
-    folder = Path(folder)
-    config = FaceConfig.from_record(folder)
-    # The checkpoint holds every weight: no pretrained file is needed (nor read) to rebuild it.
-    model = load_model_weights(build_model(config.replace(pretrained=None)), folder)
-    return model.eval(), config
+    """The trained model of a finished run (:func:`studylib.run.load_trained`) and its config.
+    The checkpoint holds every weight: no pretrained file is needed (nor read) to rebuild it."""
+    return load_trained(
+        folder, FaceConfig, lambda config, _: build_model(config.replace(pretrained=None))
+    )
 
 
 def most_occluded(data: KeypointSet, count: int) -> np.ndarray:

@@ -32,7 +32,7 @@ from studylib.data.keypoints import MPII_EDGES, MPII_TABLE_GROUPS
 from studylib.io import read_json
 from studylib.metrics import mpii_table, pck, pckh
 from studylib.models.hourglass import HourglassOutput, StackedHourglass, count_parameters
-from studylib.train import load_model_weights
+from studylib.run import TrackParts, load_trained, train_run
 
 
 def synthetic_pose_set(
@@ -203,31 +203,14 @@ def pose_metrics(pred: np.ndarray, data: KeypointSet) -> tuple[dict[str, Any], p
     return metrics, per_sample
 
 
-def run_pose(
-    config: PoseConfig,
-    root: str | Path,
-    ablation: str,
-    setting: str,
-    *,
-    force: bool = False,
-    progress: bool | None = None,
-    shared_with: tuple[str, str] | None = None,
-) -> Path:
-    """Train and evaluate one pose run and write its record; return the record's folder
-    (:func:`studylib.run.train_run` with the pose track's parts: reuse, sharing, resuming)."""
-    from studylib.run import TrackParts, train_run
+def run_pose(config: PoseConfig, root: str | Path, ablation: str, setting: str, **options) -> Path:
+    """Train and evaluate one pose run and write its record; return the record's folder.
 
+    :func:`studylib.run.train_run` with the pose track's parts; ``options`` are its ``force``,
+    ``progress`` and ``shared_with`` (reuse a finished record, resume, link a shared run).
+    """
     parts = TrackParts(load_data=load_pose_data, build=_build_run, record=_record_metrics)
-    return train_run(
-        parts,
-        config,
-        root,
-        ablation,
-        setting,
-        force=force,
-        progress=progress,
-        shared_with=shared_with,
-    )
+    return train_run(parts, config, root, ablation, setting, **options)
 
 
 def _build_run(config: PoseConfig, train_set: KeypointSet) -> tuple[StackedHourglass, PoseTask]:
@@ -398,18 +381,15 @@ def mask_statistics(
 
 
 def load_run_model(folder: str | Path) -> tuple[StackedHourglass, PoseConfig]:
-    """The trained model of a finished run (from its checkpoint) and the run's config.
+    """The trained model of a finished run (:func:`studylib.run.load_trained`), its masks active
+    when it has attention, and the run's config."""
 
-    Raises:
-        FileNotFoundError: the run has no checkpoint; checkpoints are not committed, so records
-            that came from git have none.
-    """
-    folder = Path(folder)
-    config = PoseConfig.from_record(folder)
-    num_joints = len(read_json(folder / "metrics.json")["pckh_per_joint"])
-    model = load_model_weights(build_model(config, num_joints), folder)
+    def build(config: PoseConfig, folder: Path) -> StackedHourglass:
+        return build_model(config, len(read_json(folder / "metrics.json")["pckh_per_joint"]))
+
+    model, config = load_trained(folder, PoseConfig, build)
     model.masks_active = model.attention is not None
-    return model.eval(), config
+    return model, config
 
 
 # ---- reading the ablation's records

@@ -35,7 +35,14 @@ from torch import nn
 from studylib import distributed, results
 from studylib.config import PROFILES, RunConfig
 from studylib.data.dataset import KeypointSet
-from studylib.train import FitResult, Task, fit_run, needs_training, process_device
+from studylib.train import (
+    FitResult,
+    Task,
+    fit_run,
+    load_model_weights,
+    needs_training,
+    process_device,
+)
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,24 @@ def parse_assignment(text: str) -> tuple[str, object]:
         return key, json.loads(value)
     except json.JSONDecodeError:
         return key, value
+
+
+def load_trained(
+    folder: str | Path,
+    config_class: type[RunConfig],
+    build: Callable[[Any, Path], nn.Module],
+) -> tuple[nn.Module, RunConfig]:
+    """The trained model of a finished run (its checkpoint's weights, in eval mode) and the run's
+    config; ``build(config, folder)`` makes the untrained model to load them into.
+
+    Raises:
+        FileNotFoundError: the run has no checkpoint; checkpoints are not committed, so records
+            that came from git have none.
+    """
+    folder = Path(folder)
+    config = config_class.from_record(folder)
+    model = load_model_weights(build(config, folder), folder)
+    return model.eval(), config
 
 
 def main(argv: list[str] | None = None) -> int:
