@@ -40,14 +40,13 @@ from torch import nn
 
 from studylib import compare, distributed, report, results
 from studylib.config import ATTENTION_ORDERS, FaceConfig
-from studylib.data.augment import AugmentConfig, augment
+from studylib.data.augment import AugmentConfig, augment_batch, images_to_input
 from studylib.data.cache import synthetic_split
 from studylib.data.dataset import KeypointSet, train_and_test
 from studylib.data.keypoints import FACE68_PARTS
 from studylib.metrics import auc, ced, failure_rate, nme
 from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
 from studylib.papers import ADM_SETTING
-from studylib.pose import images_to_input
 from studylib.run import TrackParts, load_trained, train_run
 from studylib.train import flush_denormals
 
@@ -179,14 +178,7 @@ class FaceTask:
     def loss(
         self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
     ) -> torch.Tensor:
-        images, landmarks, _ = augment(
-            images_to_input(batch["images"]),
-            batch["joints"],
-            batch["valid"],
-            self.augment,
-            self.flip_permutation,
-            generator,
-        )
+        images, landmarks, _ = augment_batch(batch, self.augment, self.flip_permutation, generator)
         output = model(images)
         target = pixels_to_normalized(landmarks, self.input_size)
         # Eq. 1: squared error + alpha * ||M||_* (a DDP wrapper holds the model in .module).

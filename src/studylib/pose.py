@@ -19,7 +19,7 @@ from torch import nn
 
 from studylib import compare, report, results
 from studylib.config import PoseConfig
-from studylib.data.augment import AugmentConfig, augment
+from studylib.data.augment import AugmentConfig, augment_batch, images_to_input
 from studylib.data.cache import synthetic_split
 from studylib.data.dataset import KeypointSet, train_and_test
 from studylib.data.heatmaps import (
@@ -85,11 +85,6 @@ def build_model(config: PoseConfig, num_joints: int) -> StackedHourglass:
     )
 
 
-def images_to_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1]."""
-    return images.permute(0, 3, 1, 2).float().div_(255.0)
-
-
 @dataclass
 class PoseTask:
     """Heatmap regression: Gaussian targets, MSE on every stage's prediction, argmax decoding."""
@@ -104,14 +99,7 @@ class PoseTask:
     def loss(
         self, model: nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator
     ) -> torch.Tensor:
-        images, joints, valid = augment(
-            images_to_input(batch["images"]),
-            batch["joints"],
-            batch["valid"],
-            self.augment,
-            self.flip_permutation,
-            generator,
-        )
+        images, joints, valid = augment_batch(batch, self.augment, self.flip_permutation, generator)
         size = images.shape[-1] // self.stride
         targets = render_heatmaps(image_to_heatmap(joints, self.stride), valid, size, self.sigma)
         output = model(images)

@@ -162,3 +162,26 @@ def augment(
     valid = torch.where(flip[:, None], valid[:, swap], valid)
     inside = (joints >= -0.5).all(-1) & (joints[..., 0] <= w - 0.5) & (joints[..., 1] <= h - 0.5)
     return images, joints, valid & inside
+
+
+def images_to_input(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, H, W, 3) -> float (B, 3, H, W) in [0, 1]."""
+    return images.permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def augment_batch(
+    batch: dict[str, torch.Tensor],
+    config: AugmentConfig,
+    flip_permutation: torch.Tensor,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A training batch (uint8 images, keypoints, validity) as the network's input, augmented
+    (:func:`augment`): the first step of both tracks' losses."""
+    return augment(
+        images_to_input(batch["images"]),
+        batch["joints"],
+        batch["valid"],
+        config,
+        flip_permutation,
+        generator,
+    )
