@@ -10,7 +10,7 @@ Sphinx's usual change detection.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,33 +75,9 @@ class Ablation:
 def ablation(root: str | Path, name: str, dataset: str = "synthetic") -> Ablation:
     """The runs of ablation ``name`` ("freezing", "reduction_ratio", "attention_order") on
     ``dataset`` under ``root`` (the results folder), in the order its settings are defined."""
-    return Ablation(name, dataset, results.runs_by_setting(root, name, dataset, SETTINGS[name]()))
+    from studylib.experiments import by_ablation
 
-
-def _face_settings() -> list[str]:
-    from studylib import face
-
-    return list(face.reduction_ratio_settings(pooling_ablation=True))
-
-
-def _order_settings() -> list[str]:
-    from studylib.config import ATTENTION_ORDERS
-
-    return list(ATTENTION_ORDERS)
-
-
-def _freezing_settings() -> list[str]:
-    from studylib import freezing
-
-    return list(freezing.setting_overrides())
-
-
-#: Each ablation's settings, in the order its tables list them.
-SETTINGS: dict[str, Callable[[], list[str]]] = {
-    "freezing": _freezing_settings,
-    "reduction_ratio": _face_settings,
-    "attention_order": _order_settings,
-}
+    return Ablation(name, dataset, by_ablation(name).find_runs(root, dataset))
 
 
 # ----------------------------------------------------------------------------- floors

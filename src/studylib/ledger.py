@@ -445,13 +445,11 @@ def _claim5(soft: pd.DataFrame, folders: Sequence[Path], records: str) -> Entry:
 
 
 def _face_runs(root: str | Path, dataset: str) -> dict[str, dict[str, list[Path]]]:
+    from studylib.experiments import EXPERIMENTS
+
     return {
-        "reduction_ratio": results.runs_by_setting(
-            root, "reduction_ratio", dataset, face.reduction_ratio_settings()
-        ),
-        "attention_order": results.runs_by_setting(
-            root, "attention_order", dataset, face.attention_order_settings()
-        ),
+        name: EXPERIMENTS[name].find_runs(root, dataset)
+        for name in ("reduction_ratio", "attention_order")
     }
 
 

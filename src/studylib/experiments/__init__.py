@@ -38,6 +38,8 @@ class Experiment:
     #: Whether its notebook writes records of its own from trained models (robustness sweeps),
     #: which the study then forces to be made again.
     evaluates: bool = False
+    #: Every setting's name in the order tables list them (a profile may run only some).
+    order: Callable[[], list[str]] | None = None
 
     def configs(self, profile: str, **parameters: Any) -> dict[str, RunConfig]:
         """Each setting's config at ``profile`` with the notebook's parameters ``parameters``."""
@@ -57,6 +59,47 @@ class Experiment:
 
     def folder(self, root: str | Path, dataset: str = "synthetic") -> Path:
         return Path(root) / self.ablation / dataset
+
+    def find_runs(self, root: str | Path, dataset: str = "synthetic") -> dict[str, list[Path]]:
+        """The experiment's finished runs under ``root`` (a results folder) by setting, in
+        :attr:`order` (settings it does not know after them, by name)."""
+        from studylib import results
+
+        order = self.order() if self.order else []
+        return results.runs_by_setting(root, self.ablation, dataset, order)
+
+
+def by_ablation(ablation: str) -> Experiment:
+    """The experiment whose records are under ``results/<ablation>/``."""
+    for experiment in EXPERIMENTS.values():
+        if experiment.ablation == ablation:
+            return experiment
+    known = [e.ablation for e in EXPERIMENTS.values()]
+    raise ValueError(f"no experiment records under {ablation!r}; known: {known}")
+
+
+def _freezing_order() -> list[str]:
+    from studylib import freezing
+
+    return list(freezing.setting_overrides())
+
+
+def _reduction_ratio_order() -> list[str]:
+    from studylib import face
+
+    return list(face.reduction_ratio_settings(pooling_ablation=True))
+
+
+def _attention_order_order() -> list[str]:
+    from studylib.config import ATTENTION_ORDERS
+
+    return list(ATTENTION_ORDERS)
+
+
+def _sigma_order() -> list[str]:
+    from studylib.experiments import heatmap_sigma
+
+    return [heatmap_sigma.setting_name(s) for s in heatmap_sigma.SIGMAS]
 
 
 def _freezing(profile: str, *, settings=None, **parameters: Any) -> dict[str, RunConfig]:
@@ -92,13 +135,21 @@ def _heatmap_sigma(profile: str, *, sigmas, **parameters: Any) -> dict[str, RunC
 EXPERIMENTS: dict[str, Experiment] = {
     experiment.name: experiment
     for experiment in (
-        Experiment("freezing_phases", "freezing", "pose", {"settings": None}, settings=_freezing),
+        Experiment(
+            "freezing_phases",
+            "freezing",
+            "pose",
+            {"settings": None},
+            settings=_freezing,
+            order=_freezing_order,
+        ),
         Experiment(
             "reduction_ratio",
             "reduction_ratio",
             "face",
             {"reduction_ratios": [8, 16, 32, 64], "pooling_ablation": True},
             settings=_reduction_ratio,
+            order=_reduction_ratio_order,
         ),
         Experiment(
             "attention_order",
@@ -116,6 +167,7 @@ EXPERIMENTS: dict[str, Experiment] = {
                 "reduction_ratio": 8,
             },
             settings=_attention_order,
+            order=_attention_order_order,
             # The paper's order at r = 8 is the reduction-ratio ablation's ADM at r = 8.
             shared={"channel-spatial": ("reduction_ratio", "adm-r8")},
         ),
@@ -125,6 +177,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             "pose",
             {"sigmas": [1.0, 1.5, 2.0, 3.0]},
             settings=_heatmap_sigma,
+            order=_sigma_order,
             # sigma 1 is the hourglass of the freezing ablation's no-attention setting.
             shared={"sigma-1": ("freezing", "no-attention")},
         ),
