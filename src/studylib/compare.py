@@ -16,9 +16,9 @@ intervals, because three questions are asked of a difference:
   it does not exist (NaN), nor does the deciding interval.
 
 :func:`describe` words a difference by where its intervals lie. :func:`decide` gives the claims
-ledger's verdict (:data:`DECISIONS`) from the deciding interval, the MDE and the paper's effect;
-:func:`verdict` is the older sign check on the two other intervals, kept for the chapters that
-word a difference by it. Nothing here knows which track a score comes from.
+ledger's verdict (:data:`DECISIONS`) from the deciding interval, the MDE and the paper's effect:
+the one rule that decides a claim, in the ledger and wherever a chapter names a verdict. Nothing
+here knows which track a score comes from.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ import numpy as np
 import pandas as pd
 
 from studylib import floors, stats
-
-#: :func:`verdict`'s words (the sign check on the sample and seed intervals).
-VERDICTS = ("replicated", "contradicted", "inconclusive")
 
 REPLICATED = "replicated"
 NOT_REPLICATED = "not replicated"
@@ -224,27 +221,6 @@ def sentences(
         if (setting, column) in indexed.index
         and np.isfinite(indexed.loc[(setting, column), "difference"])
     ]
-
-
-def verdict(row: pd.Series | dict, expected: int) -> str:
-    """A sign check of a difference the paper says has sign ``expected`` (+1 or -1).
-
-    "replicated": both intervals (test samples and seeds) lie on the paper's side of 0;
-    "contradicted": both lie on the other side; "inconclusive": anything else, one seed included.
-    The claims ledger decides with :func:`decide` instead (the deciding interval, power and the
-    paper's effect); this check stays for the chapters that word a difference by it.
-    """
-    if expected not in (1, -1):
-        raise ValueError(f"expected must be +1 or -1, got {expected!r}")
-    sides = {
-        side(row["low"], row["high"]),
-        side(row.get("seed_low", np.nan), row.get("seed_high", np.nan)),
-    }
-    if sides == {expected}:
-        return "replicated"
-    if sides == {-expected}:
-        return "contradicted"
-    return "inconclusive"
 
 
 def decide(
