@@ -121,9 +121,9 @@ def build_model(config: FaceConfig, num_landmarks: int = 68) -> LandmarkNet:
     weight by about the learning rate, so a linear map of the d = channels x h x w numbers of the
     flattened X moves its output h x w times faster than the ResNet baseline's head, which
     averages over the positions. At one learning rate for the whole network the low-rank module
-    then blows up in its first steps and the trunk barely learns (measured at the quick profile:
-    the ADM's test NME stayed at the mean shape's, 0.23, with ``"sum"``, and reached 0.11 with
-    ``"mean"``, like the ResNet baseline). ``"sum"`` is the module as written.
+    then moves too fast and the trunk learns less. ``"sum"`` is the module as written; ``"mean"``
+    was chosen on the validation split of the training faces, never on the test set (the records
+    ``results/tuning/synthetic/lowrank-*``: every combination with :func:`init_mean_shape`).
     """
     model = LandmarkNet(
         num_landmarks,
@@ -148,9 +148,10 @@ def init_mean_shape(model: LandmarkNet, train_set: KeypointSet) -> None:
     """Start the regression at the training set's mean shape: the last layer's bias is set to it.
 
     The network then learns each face's offset from the mean shape, as cascaded regression starts
-    from a mean face; every variant starts so. Without it the low-rank module spent the quick
-    profile's budget on reaching the mean shape (ADM test NME 0.22 against 0.12 with it, at
-    equal settings otherwise).
+    from a mean face; every variant starts so. On the validation split of the training faces it
+    made little difference at the quick profile once the low-rank input is the mean (the records
+    ``results/tuning/synthetic/lowrank-*``); it is kept because it costs nothing and spares a
+    shorter budget the walk to the mean shape.
     """
     normalized = pixels_to_normalized(torch.from_numpy(train_set.joints).float(), model.input_size)
     last = model.low_rank.fc if model.low_rank is not None else model.head.fc
