@@ -338,8 +338,8 @@ LOW_RANK_INPUTS = ("mean", "sum")
 #: whose last stage keeps stride 1, so the attention modules still see a 4 x 4 map (stride 2
 #: would leave 2 x 2, too coarse for a spatial gate to choose anything); its data size and epochs
 #: were chosen on a validation split of the training faces (``results/tuning/``): the NME kept
-#: falling up to the 12 epochs tried, and 8 is what the study's time allows (6 left some settings
-#: above 0.4 x the mean shape's NME on the test set). ``smoke`` only checks that it all runs.
+#: falling up to the 12 epochs tried, and 8 is what the study's time allows. ``smoke`` only
+#: checks that it all runs.
 FACE_PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(
         image_size=64,

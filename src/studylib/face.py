@@ -300,7 +300,7 @@ def run_face(config: FaceConfig, root: str | Path, ablation: str, setting: str, 
         load_data=load_face_data,
         build=_build_run,
         record=_record_metrics,
-        fit_context=flush_denormals,  # subnormal gate values slow CPU convolutions 10-20 times
+        fit_context=flush_denormals,  # subnormal gate values take the CPU's slow path
     )
     return train_run(parts, config, root, ablation, setting, **options)
 

@@ -114,8 +114,8 @@ def configure_device(device: torch.device) -> None:
 def flush_denormals() -> Iterator[None]:
     """Treat subnormal floats as zero on the CPU inside the block, and restore the previous mode.
 
-    Gates and occlusion weights near 0 make subnormal floats, which slow the CPU's convolutions
-    down 10 to 20 times (measured on the face models: 1 s against 80 ms per step). The mode is
+    Gates and occlusion weights near 0 make subnormal floats, which the CPU handles in a slow
+    path: the face models' convolutions slowed by an order of magnitude with them. The mode is
     global processor state, so it is put back afterwards: left on, it breaks code that needs
     IEEE-754 subnormals (e.g. Hypothesis's float strategies).
     """
