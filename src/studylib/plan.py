@@ -48,10 +48,15 @@ class PlannedRun:
         return c.num_train * c.epochs * c.image_size**2 * (4.0 if self.track == "pose" else 1.0)
 
 
-def _train(run: PlannedRun, root: str, force: bool) -> tuple[str, float]:
+def _train(run: PlannedRun, root: str, force: bool) -> tuple[str, float, bool]:
+    """Train one run in a pool process: its label, seconds, and whether it was already finished."""
+    from studylib import results
+
+    folder = results.run_dir(root, run.ablation, run.config.dataset, run.setting, run.config.seed)
+    kept = not force and results.is_complete(folder, run.config.to_dict())
     started = time.perf_counter()
     run.train(root, force=force)
-    return run.label, time.perf_counter() - started
+    return run.label, time.perf_counter() - started, kept
 
 
 def train_all(
@@ -74,8 +79,9 @@ def train_all(
                 for other in futures:
                     other.cancel()  # the runs in progress finish and keep their records
                 raise error
-            label, seconds = future.result()
-            log(f"[study] run {count}/{len(order)} {label} in {seconds:.0f} s", flush=True)
+            label, seconds, kept = future.result()
+            done = "kept (its record holds this config)" if kept else f"trained in {seconds:.0f} s"
+            log(f"[study] run {count}/{len(order)} {label}: {done}", flush=True)
     log(
         f"[study] {len(order)} runs trained in {(time.perf_counter() - started) / 60:.1f} min",
         flush=True,
