@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studylib import compare, pose, report, results, stats
+from studylib import compare, papers, pose, report, results, stats
 from studylib.config import PoseConfig
 from studylib.io import read_json
 from studylib.models.hourglass import StackedHourglass, count_parameters
@@ -34,14 +34,6 @@ MIN_EPOCHS = 2
 PROFILE_SETTINGS = {
     "quick": ("no-attention", "acnn-joint", "acnn-A-B-C"),
 }
-
-#: ACNN's Table 1 (PCKh@0.5 on MPII) for the two networks this study re-implements, as the ACNN
-#: paper reports them (the hourglass row is its citation of Newell et al.).
-ACNN_TABLE1_REPORTED = {
-    "Newell et al. (hourglass)": (98.2, 96.3, 91.2, 87.1, 90.1, 87.4, 83.6, 90.9),
-    "Sun et al. (ACNN)": (98.5, 96.4, 92.5, 88.5, 91.6, 88.9, 85.9, 92.0),
-}
-
 
 def setting_overrides() -> dict[str, dict[str, Any]]:
     """The freezing-phases ablation: setting name -> :class:`PoseConfig` overrides, in table order.
@@ -425,7 +417,7 @@ def reading(
 def paper_table1() -> pd.DataFrame:
     """ACNN's Table 1 rows for the hourglass and ACNN, as reported (MPII), and their difference."""
     table = pd.DataFrame.from_dict(
-        ACNN_TABLE1_REPORTED, orient="index", columns=list(report.TABLE1_COLUMNS)
+        papers.ACNN_TABLE1, orient="index", columns=list(report.TABLE1_COLUMNS)
     )
     hourglass, acnn = table.index
     table.loc["difference (ACNN - hourglass)"] = (table.loc[acnn] - table.loc[hourglass]).round(1)
