@@ -28,6 +28,7 @@ CHAPTERS = {
     "results/executed/quick/freezing_phases.html": (4, 8),
     "results/executed/quick/reduction_ratio.html": (5, 6),
     "results/executed/quick/attention_order.html": (5, 5),
+    "results/executed/quick/heatmap_sigma.html": (1, 4),
     "results/executed/quick/freezing_phases-lsp.html": (4, 8),
     "results/executed/quick/reduction_ratio-300w.html": (5, 6),
     "results/executed/quick/attention_order-300w.html": (5, 5),

@@ -73,6 +73,7 @@ def train_all(
         os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=lanes, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_train, run, str(root), force) for run in order]
+        trained = 0
         for count, future in enumerate(as_completed(futures), start=1):
             error = future.exception()
             if error is not None:
@@ -80,9 +81,11 @@ def train_all(
                     other.cancel()  # the runs in progress finish and keep their records
                 raise error
             label, seconds, kept = future.result()
+            trained += not kept
             done = "kept (its record holds this config)" if kept else f"trained in {seconds:.0f} s"
             log(f"[study] run {count}/{len(order)} {label}: {done}", flush=True)
+    minutes = (time.perf_counter() - started) / 60
     log(
-        f"[study] {len(order)} runs trained in {(time.perf_counter() - started) / 60:.1f} min",
+        f"[study] {len(order)} runs ({trained} trained, the others kept) in {minutes:.1f} min",
         flush=True,
     )
