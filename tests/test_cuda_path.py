@@ -32,6 +32,7 @@ from studylib import face, pose, train
 from studylib.config import FaceConfig, PoseConfig
 from studylib.data.augment import AugmentConfig
 from studylib.data.keypoints import FACE68, MPII
+from test_reliability import fit_tiny  # the tests' one small pose fit
 
 aten = torch.ops.aten
 
@@ -210,25 +211,7 @@ TINY = dict(num_stacks=1, features=8, num_train=12, num_test=4, batch_size=4, de
 
 
 def _fit(config: PoseConfig, folder: Path | None, wrap=None, **kwargs):
-    train_set, test_set = pose.load_pose_data(config)
-    torch.manual_seed(config.seed)
-    model = pose.build_model(config, MPII.num_keypoints)
-    task = pose.PoseTask(flip_permutation=torch.from_numpy(MPII.flip_permutation()))
-    task = wrap(task) if wrap else task
-    return train.fit(
-        model,
-        task,
-        train_set,
-        test_set,
-        config.phases(),
-        batch_size=config.batch_size,
-        seed=config.seed,
-        device=torch.device("cpu"),
-        checkpoint_dir=folder,
-        config=config.to_dict(),
-        progress=False,
-        **kwargs,
-    )
+    return fit_tiny(config, folder, wrap, **kwargs)[0]
 
 
 pytestmark = pytest.mark.filterwarnings(

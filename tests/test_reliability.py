@@ -606,8 +606,9 @@ class FaultyTask:
         return self.task.evaluate(*args, **kwargs)
 
 
-def fit_tiny(config: PoseConfig, folder: Path | None, wrap=None):
-    """``fit`` as run_pose calls it, with the model initialised from the config's seed."""
+def fit_tiny(config: PoseConfig, folder: Path | None, wrap=None, **options):
+    """``fit`` as run_pose calls it, with the model initialised from the config's seed; ``wrap``
+    wraps the task, ``options`` go to ``fit``. Returns the outcome and the task."""
     train_set, test_set = pose.load_pose_data(config)
     torch.manual_seed(config.seed)
     model = pose.build_model(config, MPII.num_keypoints)
@@ -625,6 +626,7 @@ def fit_tiny(config: PoseConfig, folder: Path | None, wrap=None):
         checkpoint_dir=folder,
         config=config.to_dict(),
         progress=False,
+        **options,
     )
     return outcome, task
 
