@@ -105,3 +105,10 @@ def test_pool_trains_the_run_the_notebook_would(tmp_path):
     assert results.is_complete(pooled, runs[1].config.to_dict())
     metrics = [json.loads((folder / "metrics.json").read_text()) for folder in (pooled, direct)]
     assert metrics[0]["nme"] == metrics[1]["nme"]
+
+
+def test_sigma_setting_table_names_each_sigma():
+    table = heatmap_sigma.setting_table(heatmap_sigma.configs("quick"))
+    assert list(table.index) == ["sigma-1", "sigma-1.5", "sigma-2", "sigma-3"]
+    assert list(table["sigma (heatmap px)"]) == [1.0, 1.5, 2.0, 3.0]
+    assert set(table["heatmap side (px)"]) == {32}

@@ -35,6 +35,7 @@ PROFILE_SETTINGS = {
     "quick": ("no-attention", "acnn-joint", "acnn-A-B-C"),
 }
 
+
 def setting_overrides() -> dict[str, dict[str, Any]]:
     """The freezing-phases ablation: setting name -> :class:`PoseConfig` overrides, in table order.
 

@@ -55,6 +55,22 @@ def configs(
     return {setting_name(float(s)): hourglass.replace(sigma=float(s)) for s in sigmas}
 
 
+def setting_table(configs: dict[str, PoseConfig]) -> pd.DataFrame:
+    """One row per setting: its sigma and what every setting shares (heatmap side, network,
+    epochs, batch)."""
+    rows = {
+        name: {
+            "sigma (heatmap px)": c.sigma,
+            "heatmap side (px)": c.image_size // 4,
+            "stacks x features": f"{c.num_stacks} x {c.features}",
+            "epochs": c.epochs,
+            "batch": c.batch_size,
+        }
+        for name, c in configs.items()
+    }
+    return pd.DataFrame(rows).T
+
+
 def find_runs(root: str | Path, dataset: str = "synthetic") -> dict[str, list[Path]]:
     """The σ ablation's records by setting, in order of sigma."""
     found = results.runs_by_setting(root, ABLATION, dataset)
