@@ -46,7 +46,7 @@ def fit_in_subprocess(root, **env_changes: str | None) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1")
     for name in reproduce.CPU_KERNEL_ENV:  # this process's pins are not passed on
         env.pop(name, None)
-    env[reproduce.PIN_ENV] = "1"
+    env.pop(reproduce.PIN_ENV, None)  # the default: pinned
     for name, value in env_changes.items():
         if value is None:
             env.pop(name, None)
@@ -89,10 +89,10 @@ def test_face_record_is_the_same_whichever_mkl_code_path(tmp_path):
 
 
 def test_kernel_env_pins_only_where_avx2_is(monkeypatch):
-    monkeypatch.delenv(reproduce.PIN_ENV, raising=False)
-    assert reproduce.kernel_env({"avx2"}) == {}  # opt-in: the committed records are unpinned
-    monkeypatch.setenv(reproduce.PIN_ENV, "1")
+    monkeypatch.delenv(reproduce.PIN_ENV, raising=False)  # on by default
     assert reproduce.kernel_env({"sse4_2", "avx", "avx2", "fma"}) == reproduce.CPU_KERNEL_ENV
+    monkeypatch.setenv(reproduce.PIN_ENV, "1")
+    assert reproduce.kernel_env({"avx2", "avx512f"}) == reproduce.CPU_KERNEL_ENV
     assert reproduce.kernel_env({"sse4_2", "avx"}) == {}
     assert reproduce.kernel_env(set()) == {}
     monkeypatch.setenv(reproduce.PIN_ENV, "0")

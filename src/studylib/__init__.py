@@ -4,7 +4,7 @@ from studylib.reproduce import pin_cpu_kernels as _pin_cpu_kernels
 
 __version__ = "0.1.0"
 
-# Before anything imports torch: with STUDYLIB_PIN_CPU_KERNELS=1, pin the CPU kernels' code paths
-# (MKL, ATen, oneDNN), so that a run's numbers do not depend on which processor model it ran on
-# (studylib.reproduce says how and why it is opt-in for now).
+# Before anything imports torch: pin the CPU kernels' code paths (MKL, ATen, oneDNN), so that a
+# run's numbers do not depend on which processor model it ran on (studylib.reproduce says how;
+# STUDYLIB_PIN_CPU_KERNELS=0 leaves the choice to the processor).
 _pin_cpu_kernels()

@@ -8,6 +8,10 @@ and only read it. A run trained in the pool is the very run its notebook would t
 config, built by the same functions from the notebook's default parameters
 (:meth:`studylib.experiments.Experiment.runs`), and the same ``run_pose`` / ``run_face``; a run the
 pool does not know (a notebook given other parameters) is trained by the notebook itself.
+
+On a machine with several GPUs each lane is a process that sees one of them
+(``CUDA_VISIBLE_DEVICES``): one run per GPU at once, as many lanes as devices
+(:func:`lane_devices`).
 """
 
 from __future__ import annotations
@@ -59,19 +63,61 @@ def _train(run: PlannedRun, root: str, force: bool) -> tuple[str, float, bool]:
     return run.label, time.perf_counter() - started, kept
 
 
+def lane_devices(lanes: int, gpus: int) -> list[str] | None:
+    """The GPU each lane's process sees (``CUDA_VISIBLE_DEVICES``), or None to leave the
+    devices alone (a CPU, or a single GPU that every lane shares). With several GPUs the lanes
+    take them in turn: lane i sees GPU i mod ``gpus``."""
+    if gpus < 2:
+        return None
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    ids = [i.strip() for i in visible.split(",")] if visible else [str(i) for i in range(gpus)]
+    return [ids[lane % len(ids)] for lane in range(lanes)]
+
+
+def _take_device(devices) -> None:
+    """Pool initializer: this process sees only the next lane's GPU. It runs before the process
+    has touched CUDA (a spawned process, before its first task), so the setting holds."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = devices.get()
+
+
+def lane_pool(lanes: int, devices: list[str] | None = None) -> ProcessPoolExecutor:
+    """A pool of ``lanes`` fresh (spawned) processes; with ``devices``, the i-th process to start
+    sees only ``devices[i]``."""
+    context = get_context("spawn")
+    if devices is None:
+        return ProcessPoolExecutor(max_workers=lanes, mp_context=context)
+    queue = context.Queue()  # handed to each process as it starts
+    for device in devices:
+        queue.put(device)
+    return ProcessPoolExecutor(
+        max_workers=lanes, mp_context=context, initializer=_take_device, initargs=(queue,)
+    )
+
+
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def train_all(
     runs: list[PlannedRun], root: str | Path, *, lanes: int, force: bool, log=print
 ) -> None:
     """Train ``runs`` in ``lanes`` processes, the costliest first; stop at the first failure
-    (runs already finished keep their records; an interrupted one resumes from its checkpoint)."""
+    (runs already finished keep their records; an interrupted one resumes from its checkpoint).
+    With several GPUs each lane trains on its own (:func:`lane_devices`)."""
     if not runs:
         return
     order = sorted(runs, key=PlannedRun.cost, reverse=True)
     started = time.perf_counter()
     if lanes > 1:
-        # Each process one thread: two one-thread processes keep two cores busy (see study.py).
+        # On a CPU each process one thread: two one-thread processes keep two cores busy (see
+        # study.py); on GPUs the threads only feed the device.
         os.environ.setdefault("OMP_NUM_THREADS", "1")
-    with ProcessPoolExecutor(max_workers=lanes, mp_context=get_context("spawn")) as pool:
+    devices = lane_devices(lanes, _gpu_count())
+    if devices is not None:
+        log(f"[study] {lanes} lanes on GPUs {', '.join(devices)}", flush=True)
+    with lane_pool(lanes, devices) as pool:
         futures = [pool.submit(_train, run, str(root), force) for run in order]
         trained = 0
         for count, future in enumerate(as_completed(futures), start=1):

@@ -20,9 +20,9 @@ Their executed copies are ``results/executed/<profile>/<name>-<dataset>.ipynb``.
 
 The study first trains every notebook's runs in a pool of ``--lanes`` processes, the costliest
 first (:mod:`studylib.plan`), then executes the notebooks side by side in as many kernels; they
-find their runs' records and read them (default: two lanes on a CPU, one on a GPU). On a CPU each
-lane then uses one thread: the study's models are small, and two one-thread processes keep both
-cores busy where one two-thread process loses much of its time to synchronising its threads
+find their runs' records and read them (default: two lanes on a CPU; one per GPU, each seeing
+only its own). On a CPU each lane then uses one thread: the study's models are small, and two
+one-thread processes keep both cores busy where one two-thread process loses much of its time to synchronising its threads
 (and far more when anything else runs).
 """
 
@@ -158,9 +158,12 @@ def run_occlusion_test(root: Path, profile: str, force: bool) -> list[Path]:
 
 
 def default_lanes() -> int:
+    """One lane per GPU (each run has a device to itself), else two on a CPU (see above)."""
     import torch
 
-    return 1 if torch.cuda.is_available() else max(1, min(2, os.cpu_count() or 1))
+    if torch.cuda.is_available():
+        return torch.cuda.device_count()
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def main(argv: list[str] | None = None) -> int:
