@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The CUDA path in one call: set up, the tests that touch CUDA, the benchmark, the gpu-profile
-# study. Records and logs go under $OUT (a temporary folder when unset); the whole call is held
+# study (and the real-data one when STUDYLIB_DATA is set). Records and logs go under $OUT (a temporary folder when unset); the whole call is held
 # to GPU_CHECK_BUDGET_S seconds (default 540: the 9 minutes a lent GPU allows), each stage to
 # its share, so a slow stage cannot eat the next one's time.
 #
@@ -81,6 +81,12 @@ sys.exit(0 if \"$DEVICE\" == \"cpu\" or torch.cuda.is_available() else \"torch s
 stage tests "${LIMITS[1]}" "$PY" -m pytest -q -p no:cacheprovider "${TESTS[@]}"
 stage bench "${LIMITS[2]}" "$PY" -m studylib.bench "${BENCH[@]}" --out "$OUT/bench"
 stage study "${LIMITS[3]}" "${STUDY[@]}"
+# The real-data study too when the data came along (STUDYLIB_DATA: LSP/LSPET and 300-W, or a
+# cache of them built at the gpu profile's sizes under STUDYLIB_CACHE), in the time left.
+if [[ "$DRY" != 1 && -n "${STUDYLIB_DATA:-}" ]]; then
+  stage study-real "${LIMITS[3]}" env STUDYLIB_RESULTS="$OUT/results" "$PY" -m studylib.study \
+    --profile gpu --real
+fi
 if [[ "$DRY" != 1 && -d results/executed/gpu ]]; then
   cp -r results/executed/gpu "$OUT/executed"
 fi
