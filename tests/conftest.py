@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+# Before any test module imports torch: studylib pins the CPU kernels' code paths
+# (studylib.reproduce), so the tests compute as the study's runs do.
+import studylib  # noqa: F401
+
 
 @pytest.fixture(scope="session")
 def shared_cache(tmp_path_factory) -> str:

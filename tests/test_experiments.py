@@ -112,3 +112,26 @@ def test_sigma_setting_table_names_each_sigma():
     assert list(table.index) == ["sigma-1", "sigma-1.5", "sigma-2", "sigma-3"]
     assert list(table["sigma (heatmap px)"]) == [1.0, 1.5, 2.0, 3.0]
     assert set(table["heatmap side (px)"]) == {32}
+
+
+@pytest.mark.parametrize("profile", ["smoke", "quick"])
+def test_references_are_settings_the_profile_runs(profile):
+    for experiment in EXPERIMENTS.values():
+        configs = experiment.configs(profile)
+        assert set(experiment.references) <= set(configs), experiment.name
+
+
+def test_chapter_comparisons_are_against_the_references(tmp_path):
+    from studylib import chapters
+    from studylib.experiments import by_ablation
+
+    root = results.project_root() / "results"
+    records = chapters.ablation(root, "reduction_ratio")
+    if len(records.runs) < 2:
+        pytest.skip("no committed reduction-ratio records")
+    comparisons = records.comparisons(columns=("nme",))
+    assert list(comparisons) == list(by_ablation("reduction_ratio").references)
+    tables = records.difference_tables(comparisons)
+    assert len(tables) == len(comparisons)
+    for table, name in zip(tables, comparisons):
+        assert set(table.index) == set(records.runs) - {name}

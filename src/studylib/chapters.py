@@ -63,6 +63,57 @@ class Ablation:
     def __bool__(self) -> bool:
         return bool(self.runs)
 
+    @property
+    def experiment(self):
+        """The ablation's entry in :data:`studylib.experiments.EXPERIMENTS`."""
+        from studylib.experiments import by_ablation
+
+        return by_ablation(self.ablation)
+
+    @property
+    def track(self) -> str:
+        return self.experiment.track
+
+    def score_table(self, columns: dict[str, str] | None = None) -> pd.DataFrame:
+        """Each setting's scores, mean and interval over seeds, with the floor beside them: the
+        PCKh table in ACNN's Table 1 layout (pose) or the NME table (faces; ``columns`` picks
+        which, e.g. none of the occlusion columns for a set without occlusion labels)."""
+        from studylib import face, report
+
+        if self.track == "pose":
+            return report.pckh_table(self.all_runs, order=self.order)
+        return face.nme_table(self.all_runs, order=self.order, columns=columns or face.NME_COLUMNS)
+
+    def comparisons(self, columns: Sequence[str] | None = None) -> dict[str, pd.DataFrame]:
+        """Every setting against each of the experiment's reference settings that ran
+        (:attr:`studylib.experiments.Experiment.references`): paired differences on the same
+        test samples, with intervals over samples, seeds and both (``pose.paired_pckh`` or
+        ``face.paired_nme``; ``columns`` are their score columns, default theirs)."""
+        from studylib import face, pose
+
+        paired = pose.paired_pckh if self.track == "pose" else face.paired_nme
+        chosen = {} if columns is None else {"columns": tuple(columns)}
+        if len(self.runs) < 2:
+            return {}
+        return {
+            against: paired(self.all_runs, against, order=self.order, **chosen)
+            for against in self.experiment.references
+            if against in self.runs
+        }
+
+    def difference_tables(self, comparisons: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
+        """:meth:`comparisons` as tables (:func:`studylib.compare.difference_table`), in PCKh
+        points (pose) or NME points (faces)."""
+        from studylib import compare
+
+        pose = self.track == "pose"
+        wording = dict(digits=1, unit="PCKh points") if pose else dict(digits=2, unit="NME, %")
+        return [
+            compare.difference_table(differences, **wording)
+            for differences in comparisons.values()
+            if not differences.empty
+        ]
+
     def floor_table(self) -> pd.DataFrame:
         """:func:`floor_table` of the ablation's runs."""
         return floor_table(self.all_runs, order=self.order)

@@ -23,8 +23,6 @@ from studylib.models.hourglass import StackedHourglass, count_parameters
 from studylib.pose import PCKH_WORDING
 
 ABLATION = "freezing"
-#: The paper's schedule and the network without attention: every setting is compared with both.
-REFERENCES = ("acnn-A-B-C", "no-attention")
 #: The fewest epochs that give phases A and C one epoch each.
 MIN_EPOCHS = 2
 #: The settings a profile runs when the notebook does not name them. At the quick profile the
@@ -424,11 +422,6 @@ def paper_table1() -> pd.DataFrame:
     table.loc["difference (ACNN - hourglass)"] = (table.loc[acnn] - table.loc[hourglass]).round(1)
     table.index.name = "reported on MPII (PCKh@0.5)"
     return table
-
-
-def find_runs(root: str | Path, dataset: str = "synthetic") -> dict[str, list[Path]]:
-    """The ablation's finished runs under ``root`` by setting, in the settings table's order."""
-    return results.runs_by_setting(root, ABLATION, dataset, order=setting_overrides())
 
 
 def gradient_at_initialisation(

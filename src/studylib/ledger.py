@@ -267,7 +267,7 @@ def _difference_entry(claim: int, paired: _Paired | None, records: str) -> Entry
 def pose_claims(root: str | Path, dataset: str = "synthetic") -> list[Entry]:
     """ACNN's claims 1-5 from the freezing-phases ablation's records (verdicts before Holm:
     :func:`ledger` adjusts them across the whole ledger)."""
-    runs = freezing.find_runs(root, dataset)
+    runs = _pose_runs(root, dataset)
     records = scope(runs, freezing.ABLATION, dataset)
     if not runs:
         return [_entry(n, records) for n in range(1, 6)]
@@ -442,6 +442,12 @@ def _claim5(soft: pd.DataFrame, folders: Sequence[Path], records: str) -> Entry:
 
 
 # ----------------------------------------------------------------------------------------- face
+
+
+def _pose_runs(root: str | Path, dataset: str) -> dict[str, list[Path]]:
+    from studylib.experiments import EXPERIMENTS
+
+    return EXPERIMENTS["freezing_phases"].find_runs(root, dataset)
 
 
 def _face_runs(root: str | Path, dataset: str) -> dict[str, dict[str, list[Path]]]:
@@ -621,7 +627,7 @@ def exploratory(
     per comparison: claim, comparison, difference, low, high (deciding interval), mde,
     paper_effect, p_value, gate."""
     face_dataset = face_dataset or pose_dataset
-    pose_runs = freezing.find_runs(root, pose_dataset)
+    pose_runs = _pose_runs(root, pose_dataset)
     sources = {"freezing": (pose_runs, _scores(pose_runs, "pose"))}
     for name, runs in _face_runs(root, face_dataset).items():
         sources[name] = (runs, _scores(runs, "face"))

@@ -22,8 +22,8 @@ The study first trains every notebook's runs in a pool of ``--lanes`` processes,
 first (:mod:`studylib.plan`), then executes the notebooks side by side in as many kernels; they
 find their runs' records and read them (default: two lanes on a CPU; one per GPU, each seeing
 only its own). On a CPU each lane then uses one thread: the study's models are small, and two
-one-thread processes keep both cores busy where one two-thread process loses much of its time to synchronising its threads
-(and far more when anything else runs).
+one-thread processes keep both cores busy where one two-thread process loses much of its time
+to synchronising its threads (and far more when anything else runs).
 """
 
 from __future__ import annotations

@@ -40,6 +40,8 @@ class Experiment:
     evaluates: bool = False
     #: Every setting's name in the order tables list them (a profile may run only some).
     order: Callable[[], list[str]] | None = None
+    #: The settings the others are compared against, each in a table of paired differences.
+    references: tuple[str, ...] = ()
 
     def configs(self, profile: str, **parameters: Any) -> dict[str, RunConfig]:
         """Each setting's config at ``profile`` with the notebook's parameters ``parameters``."""
@@ -142,6 +144,8 @@ EXPERIMENTS: dict[str, Experiment] = {
             {"settings": None},
             settings=_freezing,
             order=_freezing_order,
+            # ACNN's full schedule against the rest, and everything against no attention.
+            references=("acnn-A-B-C", "no-attention"),
         ),
         Experiment(
             "reduction_ratio",
@@ -150,6 +154,8 @@ EXPERIMENTS: dict[str, Experiment] = {
             {"reduction_ratios": [8, 16, 32, 64], "pooling_ablation": True},
             settings=_reduction_ratio,
             order=_reduction_ratio_order,
+            # The paper's module at its ratio, and the ODN it extends.
+            references=("adm-r8", "odn"),
         ),
         Experiment(
             "attention_order",
@@ -168,6 +174,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             },
             settings=_attention_order,
             order=_attention_order_order,
+            references=("channel-spatial",),  # the paper's order
             # The paper's order at r = 8 is the reduction-ratio ablation's ADM at r = 8.
             shared={"channel-spatial": ("reduction_ratio", "adm-r8")},
         ),
@@ -178,6 +185,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             {"sigmas": [1.0, 1.5, 2.0, 3.0]},
             settings=_heatmap_sigma,
             order=_sigma_order,
+            references=("sigma-1",),  # the study's choice
             # sigma 1 is the hourglass of the freezing ablation's no-attention setting.
             shared={"sigma-1": ("freezing", "no-attention")},
         ),

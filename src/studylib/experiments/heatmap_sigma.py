@@ -71,12 +71,6 @@ def setting_table(configs: dict[str, PoseConfig]) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def find_runs(root: str | Path, dataset: str = "synthetic") -> dict[str, list[Path]]:
-    """The σ ablation's records by setting, in order of sigma."""
-    found = results.runs_by_setting(root, ABLATION, dataset)
-    return dict(sorted(found.items(), key=lambda item: float(item[0].split("-", 1)[1])))
-
-
 def reading(runs: dict[str, list[Path]], differences: pd.DataFrame, reference: str) -> str:
     """A sentence per sigma on its PCKh Total against ``reference`` (:func:`paired_pckh`'s
     rows), or "no evidence" where a run of the pair did not clear the learning gate."""
