@@ -1,4 +1,4 @@
-"""CBAM parts: the gates' structure, the six orders, argument checks."""
+"""CBAM (studylib.models.attention): the gates' structure, the six orders, argument checks."""
 
 from __future__ import annotations
 

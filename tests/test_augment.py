@@ -1,8 +1,14 @@
-"""Augmentation geometry: keypoints follow the pixels; flips swap left and right."""
+"""Augmentation geometry (studylib.data.augment): keypoints follow the pixels, flips swap left
+and right (on MPII and on faces, keeping the landmarks' meaning), joints pushed out of the image
+become invalid.
+"""
 
 import numpy as np
+import pytest
 import torch
 
+from studylib import face
+from studylib.config import FaceConfig
 from studylib.data.augment import (
     NO_AUGMENT,
     AugmentConfig,
@@ -11,9 +17,15 @@ from studylib.data.augment import (
     transform_points,
     warp_images,
 )
-from studylib.data.keypoints import MPII, flip_joints
+from studylib.data.keypoints import FACE68, MPII, flip_joints
 
 PERM = torch.from_numpy(MPII.flip_permutation())
+
+
+@pytest.fixture(scope="module")
+def faces():
+    """(train, test) synthetic faces of the smoke profile (cached for the session)."""
+    return face.load_face_data(FaceConfig.from_profile("smoke"))
 
 
 def dot_image(size, points):
@@ -21,18 +33,6 @@ def dot_image(size, points):
     for x, y in points:
         image[0, 0, y, x] = 1.0
     return image
-
-
-def test_flip_permutation_is_an_involution_that_swaps_names():
-    perm = MPII.flip_permutation()
-    assert (perm[perm] == np.arange(16)).all()
-    assert MPII.names[perm[MPII.index("l_wrist")]] == "r_wrist"
-    assert perm[MPII.index("pelvis")] == MPII.index("pelvis")
-
-
-def test_flip_twice_is_the_identity():
-    joints = np.random.default_rng(0).uniform(0, 63, size=(5, 16, 2))
-    assert np.allclose(flip_joints(flip_joints(joints, 64, MPII), 64, MPII), joints)
 
 
 def test_flip_matrix_maps_x_to_width_minus_one_minus_x():
@@ -112,3 +112,32 @@ def test_joints_pushed_outside_become_invalid():
     )
     assert torch.equal(valid, inside)
     assert not valid.all()
+
+
+def test_flip_keeps_landmark_semantics(faces):
+    train, _ = faces
+    joints = train.joints[:16]
+    permutation = FACE68.flip_permutation()
+    twice = flip_joints(flip_joints(joints, 64, FACE68), 64, FACE68)
+    np.testing.assert_allclose(twice, joints, atol=1e-5)
+    assert (permutation[permutation] == np.arange(68)).all()
+
+    images = torch.from_numpy(train.images[:16]).permute(0, 3, 1, 2).float() / 255
+    flip_only = AugmentConfig(scale=0.0, rotation=0.0, rotation_prob=0.0, flip=True, color=0.0)
+    out_images, out_joints, _ = augment(
+        images,
+        torch.from_numpy(joints),
+        torch.ones(16, 68, dtype=torch.bool),
+        flip_only,
+        torch.from_numpy(permutation),
+        torch.Generator().manual_seed(1),
+    )
+    flipped = torch.isclose(out_images, images.flip(-1), atol=1e-5).flatten(1).all(dim=1).numpy()
+    assert 0 < flipped.sum() < 16  # some of each
+    expected = np.where(flipped[:, None, None], flip_joints(joints, 64, FACE68), joints)
+    np.testing.assert_allclose(out_joints.numpy(), expected, atol=1e-4)
+    # Semantics: the landmark named as the subject's right outer eye corner (36) stays on the image
+    # left of 45 in every face, flipped or not (without the permutation, flipped faces would
+    # swap them).
+    outer = face.FACE68_PARTS["eyes"][0]
+    assert (out_joints[:, outer, 0] < out_joints[:, outer + 9, 0]).all()

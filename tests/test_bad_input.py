@@ -1,11 +1,12 @@
 """Bad input gets a clear error that names the file or parameter and says what was expected.
 
 Formats and parameters already covered elsewhere are not repeated here: malformed ``.mat`` and
-JSON readers (test_real_data.py), PoseConfig choices and ranges (test_config.py), model arguments
-(test_hourglass.py, test_attention.py, test_landmark.py), ``fit`` arguments and damaged
-checkpoints (test_reliability.py). This file covers the loaders end to end on tiny real-format
-layouts, array shapes, the remaining parameters, a notebook parameter of the wrong type, and a
-damaged dataset cache.
+JSON readers (test_real_lsp.py, test_real_faces.py, test_real_mpii.py), PoseConfig and FaceConfig
+choices and ranges (test_config.py), model arguments (test_hourglass.py, test_attention.py,
+test_landmark.py, test_resnet.py), ``fit`` arguments (test_train.py) and damaged checkpoints
+(test_reliability.py). This file covers the loaders end to end on tiny real-format layouts, array
+shapes, the remaining parameters, a notebook parameter of the wrong type, and a damaged dataset
+cache.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The benchmark runs end to end at a tiny size, times training's own step and writes complete
-records."""
+"""The benchmark (studylib.bench) runs end to end at a tiny size, times training's own step and
+writes complete records."""
 
 import json
 

@@ -28,6 +28,15 @@ def _jupyter_book() -> str:
     return found
 
 
+def _book(tmp_path: Path) -> Path:
+    """A book folder with the project's ``_config.yml`` and a table of contents of one page."""
+    book = tmp_path / "book"
+    book.mkdir()
+    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")
+    return book
+
+
 def _page() -> nbformat.NotebookNode:
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {
@@ -47,6 +56,7 @@ def _page() -> nbformat.NotebookNode:
 
 
 def _build(book: Path) -> str:
+    """Build ``book`` as ``make book`` does (strict, not ``--all``); the HTML of its page."""
     done = subprocess.run(
         [_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
         capture_output=True,
@@ -59,10 +69,8 @@ def _build(book: Path) -> str:
 
 @pytest.mark.slow
 def test_a_second_build_shows_a_changed_record(tmp_path):
-    book = tmp_path / "book"
+    book = _book(tmp_path)
     (book / "results" / "run").mkdir(parents=True)
-    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
-    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")
     nbformat.write(_page(), book / "page.ipynb")
     record = book / "results" / "run" / "metrics.json"
 
@@ -78,19 +86,9 @@ def test_a_second_build_shows_a_changed_record(tmp_path):
 @pytest.mark.slow
 def test_the_book_bundles_mathjax(tmp_path):
     """Equations typeset offline: the page loads MathJax from the book itself, not a CDN."""
-    book = tmp_path / "book"
-    book.mkdir()
-    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
-    (book / "_toc.yml").write_text("format: jb-book\nroot: page\n", encoding="utf-8")
+    book = _book(tmp_path)
     (book / "page.md").write_text("# Math\n\n$$\nX^{(i+1)} = f(X^{(i)})\n$$\n", encoding="utf-8")
-    done = subprocess.run(
-        [_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    html = (book / "_build" / "html" / "page.html").read_text(encoding="utf-8")
+    html = _build(book)
     assert "_static/mathjax/tex-chtml.js" in html
     assert "cdn.jsdelivr" not in html
     assert (book / "_build" / "html" / "_static" / "mathjax" / "tex-chtml.js").is_file()

@@ -1,4 +1,4 @@
-"""Paired comparisons: both intervals, the wording, the ledger's verdicts."""
+"""Paired comparisons (studylib.compare): both intervals, the wording, the ledger's verdicts."""
 
 import numpy as np
 import pandas as pd

@@ -1,8 +1,21 @@
-"""Run configs: profiles, overrides, phase schedules, and clear errors for bad parameters."""
+"""Run configs (studylib.config): profiles, overrides, phase schedules, seeds, the string form of
+dict and list parameters (papermill's ``-p``), and clear errors for bad parameters, for
+PoseConfig and FaceConfig."""
+
+import re
 
 import pytest
 
-from studylib.config import PoseConfig, schedule_phases, seeds_for
+from studylib.config import (
+    ATTENTION_ORDERS,
+    FACE_VARIANTS,
+    FaceConfig,
+    PoseConfig,
+    schedule_phases,
+    seeds_for,
+)
+from studylib.models.attention import CBAM
+from studylib.models.landmark import VARIANTS
 
 
 def test_profile_values_and_overrides():
@@ -68,3 +81,72 @@ def test_bad_parameters_are_named(overrides, error, message):
 def test_unknown_profile():
     with pytest.raises(ValueError, match="profile must be one of"):
         PoseConfig.from_profile("medium")
+
+
+def test_seeds_from_papermill_p():
+    assert seeds_for("quick", "[0, 1, 2, 3, 4]") == (0, 1, 2, 3, 4)
+    assert seeds_for("smoke", [4, 5]) == (4, 5)
+    assert seeds_for("smoke", range(2)) == (0, 1)
+    assert seeds_for("quick") == (0, 1, 2)
+    message = "seeds must be a non-empty list of integers >= 0, got '[0, 1,'"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        seeds_for("quick", "[0, 1,")
+
+
+def test_config_dict_and_tuple_fields_take_their_string_form():
+    pose = PoseConfig.from_profile("smoke", synth="{'clutter': 0.5}", augment='{"scale": 0.1}')
+    assert pose.synth == {"clutter": 0.5} and pose.augment == {"scale": 0.1}
+    config = FaceConfig.from_profile("smoke", channel_pooling="['avg']")
+    assert config.channel_pooling == ("avg",)
+    with pytest.raises(
+        ValueError,
+        match=re.escape("PoseConfig.synth must be a dict or its string form, got '{clutter'"),
+    ):
+        PoseConfig.from_profile("smoke", synth="{clutter")
+    with pytest.raises(ValueError, match="FaceConfig.channel_pooling must be a list"):
+        FaceConfig.from_profile("smoke", channel_pooling="avg")
+    with pytest.raises(ValueError, match="synth.*clutterr"):  # the knob check still runs
+        PoseConfig.from_profile("smoke", synth="{'clutterr': 0.5}")
+    with pytest.raises(TypeError, match="epochs must be int, got '10'"):  # scalars stay strict
+        PoseConfig.from_profile("smoke", epochs="10")
+
+
+# ------------------------------------------------------------------------------------ FaceConfig
+
+
+@pytest.mark.parametrize(
+    "overrides, error, message",
+    [
+        (dict(attention_order="spatial-first"), ValueError, "attention_order must be one of"),
+        (dict(reduction_ratio=3), ValueError, "does not divide the 64 channels"),
+        (dict(reduction_ratio=0), ValueError, "reduction_ratio must be > 0"),
+        (dict(reduction_ratio=8.0), TypeError, "reduction_ratio must be int"),
+        (dict(variant="vit"), ValueError, "variant must be one of"),
+        (dict(dataset="lsp"), ValueError, "dataset must be one of"),
+        (dict(epochs="10"), TypeError, "epochs must be int"),
+        (dict(amp=1), TypeError, "amp must be bool"),
+        (dict(alpha=-1e-4), ValueError, "alpha must be >= 0"),
+        (dict(image_size=72), ValueError, "multiple of the trunk's total stride 16"),
+        (dict(layer4_stride=3), ValueError, "layer4_stride must be one of"),
+        (dict(channel_pooling=("avg", "avg")), ValueError, "channel_pooling must be"),
+        (dict(channel_pooling=("min",)), ValueError, "channel_pooling must be"),
+        (dict(low_rank_input="max"), ValueError, "low_rank_input must be one of"),
+        (dict(pretrained="resnet18.pth"), ValueError, "width 64"),
+        (dict(synth={"occlusion": 9.0}), ValueError, "occlusion must be in"),
+        (dict(synth={"fog": 1.0}), ValueError, "synth: .*fog"),
+        (dict(augment={"scale": 2.0}), ValueError, "augment scale"),
+        (dict(depth=18), ValueError, "unknown FaceConfig parameter"),
+    ],
+)
+def test_bad_face_parameters_are_named(overrides, error, message):
+    with pytest.raises(error, match=message):
+        FaceConfig.from_profile("smoke", **overrides)
+
+
+def test_face_profiles_overrides_and_choices():
+    config = FaceConfig.from_profile("quick", epochs=3, width=None, channel_pooling=["avg"])
+    assert config.epochs == 3 and config.width == FaceConfig.from_profile("quick").width
+    assert config.channel_pooling == ("avg",)  # a papermill list becomes a tuple
+    full = FaceConfig.from_profile("full")
+    assert (full.image_size, full.width, full.layer4_stride) == (224, 64, 2)  # the paper's scale
+    assert FACE_VARIANTS == VARIANTS and ATTENTION_ORDERS == CBAM.ORDERS

@@ -28,11 +28,11 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
+from helpers import FaultyTask, fit_tiny, tiny_pose_config, torch_threads
 from studylib import face, pose, train
 from studylib.config import FaceConfig, PoseConfig
 from studylib.data.augment import AugmentConfig
 from studylib.data.keypoints import FACE68, MPII
-from test_reliability import fit_tiny  # the tests' one small pose fit
 
 aten = torch.ops.aten
 
@@ -50,11 +50,15 @@ HOST_READS = {
 COPIES = {aten._to_copy.default, aten.copy_.default}
 
 
-class _DispatchTrap(TorchDispatchMode):
+class _Recording:
+    """A torch mode that appends what it sees to a shared list, ``found``."""
+
     def __init__(self, found: list[str]) -> None:
         super().__init__()
         self.found = found
 
+
+class _DispatchTrap(_Recording, TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         tensors = [t for t in tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
@@ -73,12 +77,8 @@ class _DispatchTrap(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-class _FunctionTrap(TorchFunctionMode):
+class _FunctionTrap(_Recording, TorchFunctionMode):
     """``torch.tensor(data, device=...)`` builds on the host and copies, below the dispatcher."""
-
-    def __init__(self, found: list[str]) -> None:
-        super().__init__()
-        self.found = found
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -207,10 +207,9 @@ def test_epoch_indices_are_made_on_the_device():
 
 # ----------------------------------------------------------------------------- resume
 
-TINY = dict(num_stacks=1, features=8, num_train=12, num_test=4, batch_size=4, device="cpu")
-
 
 def _fit(config: PoseConfig, folder: Path | None, wrap=None, **kwargs):
+    """The outcome of the tests' small pose fit (helpers.fit_tiny)."""
     return fit_tiny(config, folder, wrap, **kwargs)[0]
 
 
@@ -221,14 +220,12 @@ pytestmark = pytest.mark.filterwarnings(
 
 @pytest.fixture(autouse=True, scope="module")
 def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 def test_a_checkpoint_resumes_on_another_device(tmp_path):
-    config = PoseConfig.from_profile("smoke", **TINY, epochs=1)
+    config = tiny_pose_config(epochs=1)
     _fit(config, tmp_path)
     state = train._load_checkpoint(tmp_path, config.to_dict())
     for key in ("generator", "torch_rng"):
@@ -249,33 +246,23 @@ def test_a_checkpoint_resumes_on_another_device(tmp_path):
 # ----------------------------------------------------------------------------- finite checks
 
 
-class _Faulty:
-    """The task's loss times NaN at the ``at``-th training step (counted from 1)."""
-
-    def __init__(self, task, at: int):
-        self.task, self.at, self.steps = task, at, 0
-
-    def loss(self, model, batch, generator):
-        self.steps += 1
-        loss = self.task.loss(model, batch, generator)
-        return loss * math.nan if self.steps == self.at else loss
-
-    def evaluate(self, *args, **kwargs):
-        return self.task.evaluate(*args, **kwargs)
+def nan_at(epoch: int, step: int):
+    """A task wrapper: the task's loss times NaN at (``epoch``, ``step``)."""
+    return lambda task: FaultyTask(task, epoch, step, fault=lambda loss: loss * math.nan)
 
 
 def test_a_deferred_finite_check_names_the_first_bad_step(tmp_path):
-    config = PoseConfig.from_profile("smoke", **TINY, epochs=3)
+    config = tiny_pose_config(epochs=3)
     # Epoch 2, step 1 goes bad; it is read 3 steps later (at the end of epoch 2).
     with pytest.raises(train.NonFiniteLossError, match=r"loss is nan at epoch 2, step 1 ") as err:
-        _fit(config, tmp_path, lambda t: _Faulty(t, 3 + 1), check_every=5)
+        _fit(config, tmp_path, nan_at(epoch=2, step=1), check_every=5)
     assert "checkpoint of epoch 1" in str(err.value)
     state = train._load_checkpoint(tmp_path, config.to_dict())
     assert state["epoch"] == 1
 
 
 def test_deferred_checks_give_the_same_numbers():
-    config = PoseConfig.from_profile("smoke", **TINY, epochs=2)
+    config = tiny_pose_config(epochs=2)
     every = _fit(config, None, check_every=1)
     deferred = _fit(config, None, check_every=100)
     pd.testing.assert_frame_equal(every.history, deferred.history)
@@ -283,9 +270,8 @@ def test_deferred_checks_give_the_same_numbers():
 
 
 def test_checkpoints_at_phase_ends_when_the_interval_is_long(tmp_path, monkeypatch):
-    config = PoseConfig.from_profile(
-        "smoke", **{**TINY, "num_stacks": 2}, epochs=5, attention="acnn", schedule="A-B-C"
-    )  # two stacks: one stack has no mask head for phase B to train
+    config = tiny_pose_config(num_stacks=2, epochs=5, attention="acnn", schedule="A-B-C")
+    # two stacks: one stack has no mask head for phase B to train
     saved = []
     real = train._save_checkpoint
 
@@ -329,25 +315,3 @@ def test_gpu_check_dry_run_passes(tmp_path):
         assert f"{stage}: exit 0" in summary, summary
     assert list((tmp_path / "bench" / "cpu").glob("*.json"))
     assert list((tmp_path / "results").rglob("metrics.json"))
-
-
-# ----------------------------------------------------------------------------- nuclear norm
-
-
-@pytest.mark.parametrize("shape", [(2048, 128), (300, 32), (64, 64)])
-def test_nuclear_norm_without_svd_matches_the_svd(shape):
-    from studylib.models.landmark import LowRankRegression
-
-    generator = torch.Generator().manual_seed(sum(shape))
-    u, _ = torch.linalg.qr(torch.randn(shape, generator=generator))
-    v, _ = torch.linalg.qr(torch.randn(shape[1], shape[1], generator=generator))
-    singular = torch.logspace(0, -3, shape[1])  # a condition number of 1,000
-    m = ((u * singular) @ v.T * 0.01).requires_grad_()
-    want = torch.linalg.matrix_norm(m, "nuc")
-    (want_grad,) = torch.autograd.grad(want, m)
-    got = LowRankRegression.nuclear_norm_polar(m)
-    (got_grad,) = torch.autograd.grad(got, m)
-    assert float(got) == pytest.approx(float(want), rel=1e-5)
-    assert float((got_grad - want_grad).norm() / want_grad.norm()) < 1e-3
-    zero = LowRankRegression.nuclear_norm_polar(torch.zeros(8, 4, requires_grad=True))
-    assert float(zero) == 0.0

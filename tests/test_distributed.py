@@ -1,5 +1,6 @@
-"""Several processes, one run: torchrun with the gloo backend on the CPU, and with NCCL on CUDA
-where there is a GPU for every process."""
+"""Several processes, one run (studylib.distributed): torchrun with the gloo backend on the CPU,
+and with NCCL on CUDA where there is a GPU for every process. (How each process takes its share
+of a batch, train.batch_indices, is tested in test_train.py.)"""
 
 import os
 import subprocess
@@ -12,22 +13,7 @@ import torch
 from studylib import pose, results
 from studylib.config import PoseConfig
 from studylib.io import read_json
-from studylib.train import batch_indices, load_model_weights
-
-
-def test_processes_take_disjoint_equal_shares_of_each_batch():
-    shares = [
-        list(batch_indices(50, 8, torch.Generator().manual_seed(3), rank, 2)) for rank in (0, 1)
-    ]
-    assert len(shares[0]) == len(shares[1]) == 6  # 6 global batches of 8, 2 left over
-    seen = torch.cat([torch.cat(s) for s in shares])
-    assert len(set(seen.tolist())) == 48  # disjoint, and together one epoch
-    whole = list(batch_indices(50, 8, torch.Generator().manual_seed(3)))
-    for step, batch in enumerate(whole):  # each global batch is split, not reshuffled
-        assert torch.equal(torch.cat([shares[0][step], shares[1][step]]), batch)
-    with pytest.raises(ValueError, match="multiple of the 2 processes"):
-        next(batch_indices(50, 7, torch.Generator(), 0, 2))
-
+from studylib.train import load_model_weights
 
 PROCESSES = 2
 

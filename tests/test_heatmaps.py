@@ -1,4 +1,5 @@
-"""Gaussian targets and argmax decoding."""
+"""Heatmaps (studylib.data.heatmaps): Gaussian targets, argmax decoding with its quarter-pixel
+shift, and heatmap/image coordinates."""
 
 import torch
 

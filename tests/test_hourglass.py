@@ -1,23 +1,17 @@
-"""Stacked hourglass and ACNN: shapes, parameter counts, Eq. 4, masks, phases."""
+"""Stacked hourglass and ACNN (studylib.models.hourglass): shapes, parameter counts, Eq. 4, the
+mask heads and their gradients, argument checks. How a training phase freezes its parts is in
+test_train.py."""
 
 import pytest
 import torch
 
-from studylib.config import Phase
+from helpers import small_hourglass
 from studylib.models import StackedHourglass, count_parameters
 from studylib.models.hourglass import MaskHead
-from studylib.train import apply_phase, train_mode
-
-
-def small(attention=None, mask="soft", stacks=3):
-    torch.manual_seed(0)
-    return StackedHourglass(
-        num_stacks=stacks, features=16, num_joints=5, attention=attention, mask=mask
-    )
 
 
 def test_output_shapes():
-    out = small("acnn")(torch.rand(2, 3, 64, 64))
+    out = small_hourglass("acnn")(torch.rand(2, 3, 64, 64))
     assert len(out.heatmaps) == len(out.masks) == len(out.predictions) == 3
     assert out.heatmaps[0].shape == out.predictions[2].shape == (2, 5, 16, 16)
     assert out.masks[0].shape == (2, 1, 16, 16)
@@ -36,14 +30,14 @@ def test_mask_heads_add_one_head_per_stage_but_the_last():
 
 
 def test_without_attention_predictions_are_the_heatmaps_and_masks_are_ones():
-    out = small(None)(torch.rand(2, 3, 64, 64))
+    out = small_hourglass(None)(torch.rand(2, 3, 64, 64))
     for h, p, m in zip(out.heatmaps, out.predictions, out.masks):
         assert torch.equal(h, p)
         assert torch.equal(m, torch.ones_like(m))
 
 
 def test_eq4_composition_holds_numerically():
-    model = small("acnn")
+    model = small_hourglass("acnn")
     for head in model.mask_heads:  # masks far from 0 and 1 so every term matters
         torch.nn.init.normal_(head.layers[-1].weight, std=1.0)
         torch.nn.init.zeros_(head.layers[-1].bias)
@@ -58,7 +52,7 @@ def test_eq4_composition_holds_numerically():
 
 
 def test_masks_gate_the_features_passed_on():
-    model = small("acnn", stacks=2).eval()
+    model = small_hourglass("acnn", stacks=2).eval()
     images = torch.rand(2, 3, 64, 64)
     open_gate = model(images).heatmaps[1]
     assert not torch.allclose(open_gate[0], open_gate[1])
@@ -70,7 +64,7 @@ def test_masks_gate_the_features_passed_on():
 
 
 def test_new_mask_heads_start_near_all_ones_and_every_layer_learns():
-    model = small("acnn")
+    model = small_hourglass("acnn")
     out = model(torch.rand(2, 3, 64, 64))
     assert out.masks[0].min() > 0.8 and out.masks[0].max() < 0.95
     out.masks[0].sum().backward()
@@ -79,7 +73,7 @@ def test_new_mask_heads_start_near_all_ones_and_every_layer_learns():
 
 
 def test_gradients_at_masks_and_heatmaps_are_logged_per_element():
-    model = small("acnn", stacks=2)
+    model = small_hourglass("acnn", stacks=2)
     out = model(torch.rand(2, 3, 64, 64))
     sum(p.pow(2).mean() for p in out.predictions).backward()
     rms = model.tensor_gradient_rms()
@@ -98,44 +92,6 @@ def test_hard_masks_are_binary_and_pass_a_gradient():
     assert head.layers[-1].weight.grad.abs().sum() > 0
 
 
-def test_phase_a_keeps_masks_at_one_and_leaves_mask_heads_unchanged():
-    model = small("acnn")
-    trainable = apply_phase(model, Phase("A", 1, 1e-2, train="heatmap", masks=False))
-    masks_before = {k: v.clone() for k, v in model.mask_heads.state_dict().items()}
-    optimizer = torch.optim.RMSprop(trainable, lr=1e-2)
-    train_mode(model)
-    out = model(torch.rand(2, 3, 64, 64))
-    assert all(torch.equal(m, torch.ones_like(m)) for m in out.masks)
-    sum(p.square().mean() for p in out.predictions).backward()
-    optimizer.step()
-    assert all(p.grad is None for p in model.mask_heads.parameters())
-    for key, value in model.mask_heads.state_dict().items():
-        assert torch.equal(value, masks_before[key]), key
-
-
-def test_phase_b_leaves_heatmap_parameters_and_statistics_unchanged():
-    model = small("acnn")
-    trainable = apply_phase(model, Phase("B", 1, 1e-2, train="mask", masks=True))
-    assert {id(p) for p in trainable} == {id(p) for p in model.mask_heads.parameters()}
-    frozen_before = {
-        k: v.clone() for k, v in model.state_dict().items() if not k.startswith("mask_heads")
-    }
-    optimizer = torch.optim.RMSprop(trainable, lr=1e-2)
-    train_mode(model)
-    out = model(torch.rand(2, 3, 64, 64))
-    sum(p.square().mean() for p in out.predictions).backward()
-    optimizer.step()
-    assert all(p.grad is None for p in model.hourglasses.parameters())
-    assert set(optimizer.state) == set(trainable)
-    for key, value in model.state_dict().items():
-        if key in frozen_before:  # weights and BatchNorm running statistics alike
-            assert torch.equal(value, frozen_before[key]), key
-    assert any(
-        not torch.equal(a, b)
-        for a, b in zip(model.mask_heads.parameters(), small("acnn").mask_heads.parameters())
-    )
-
-
 @pytest.mark.parametrize(
     "kwargs, message",
     [
@@ -152,12 +108,12 @@ def test_bad_arguments_are_clear_errors(kwargs, message):
 
 def test_input_size_not_a_multiple_is_a_clear_error():
     with pytest.raises(ValueError, match="multiples of 64"):
-        small()(torch.rand(1, 3, 96, 96))
+        small_hourglass()(torch.rand(1, 3, 96, 96))
 
 
 def test_module_parameter_counts_sum_to_the_total():
-    model = small("acnn")
+    model = small_hourglass("acnn")
     parts = model.module_parameter_counts()
     assert sum(parts.values()) == count_parameters(model)
     assert parts["mask heads"] == count_parameters(model.mask_heads) > 0
-    assert small(None).module_parameter_counts()["mask heads"] == 0
+    assert small_hourglass(None).module_parameter_counts()["mask heads"] == 0

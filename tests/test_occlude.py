@@ -1,4 +1,5 @@
-"""Pasted occluders: the area they cover, the landmarks they hide, determinism."""
+"""Pasted occluders (studylib.data.occlude): the area they cover, the landmarks they hide,
+determinism."""
 
 import numpy as np
 import pytest

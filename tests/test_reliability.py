@@ -29,26 +29,22 @@ import pytest
 import torch
 
 import studylib.run
+from helpers import (
+    STEPS_PER_EPOCH,
+    TINY_POSE,
+    FaultyTask,
+    fit_tiny,
+    tiny_pose_config,
+    torch_threads,
+)
 from studylib import pose, results
-from studylib.config import Phase, PoseConfig
 from studylib.data.dataset import KeypointSet
 from studylib.data.keypoints import MPII
 from studylib.io import write_json
-from studylib.train import CHECKPOINT, NonFiniteLossError, _save_checkpoint, fit
+from studylib.train import CHECKPOINT, NonFiniteLossError, _save_checkpoint
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
 
-#: A run that takes about a second: 3 steps of 4 images per epoch, 4 epochs, 4 test images.
-TINY = dict(
-    num_stacks=1,
-    features=8,
-    num_train=12,
-    num_test=4,
-    batch_size=4,
-    epochs=4,
-    device="cpu",
-)
-STEPS_PER_EPOCH = 3
 ABLATION, SETTING = "faults", "tiny"
 COMPARED = ("config.json", "metrics.json", "history.csv", "per_sample.csv")
 CHILD_TIMEOUT_S = 300
@@ -145,14 +141,8 @@ for seed in json.loads(seeds):
 def one_thread():
     """In-process training on one thread, like the children: bitwise repeatable, and far faster
     than two threads on a busy 2-core machine (oversubscribed threads spin)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny(**changes) -> PoseConfig:
-    return PoseConfig.from_profile("smoke", **{**TINY, **changes})
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +163,7 @@ class Child:
         self.count += 1
         marker = self.logs / f"marker-{self.count}.json"
         log_path = self.logs / f"child-{self.count}.log"
-        args = [str(root), json.dumps(seeds), json.dumps(TINY), stop, str(marker)]
+        args = [str(root), json.dumps(seeds), json.dumps(TINY_POSE), stop, str(marker)]
         env = {**os.environ, "STUDYLIB_CACHE": self.cache, "PYTHONUNBUFFERED": "1"}
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
@@ -250,7 +240,7 @@ def test_sweep_killed_mid_run_resumes_that_run_and_keeps_the_finished_one(
     where = child.run(root, [0, 1], stop=f"loss:1:{2 * STEPS_PER_EPOCH + 2}")
     assert where == {"seed": 1, "count": 2 * STEPS_PER_EPOCH + 2}
     finished, killed = run_folder(root, 0), run_folder(root, 1)
-    assert results.is_complete(finished, tiny(seed=0).to_dict())
+    assert results.is_complete(finished, tiny_pose_config(seed=0).to_dict())
     assert checkpoint_epoch(killed) == 2 and not (killed / "metrics.json").exists()
     assert results.find_runs(root) == [finished]
     stamps = mtimes(finished)
@@ -283,16 +273,16 @@ def test_run_killed_again_and_again_ends_with_the_record_of_an_uninterrupted_run
 
     # 3. Resumed, and killed half-way through metrics.json (the record's last file).
     child.run(root, [0], stop="record:0")
-    assert checkpoint_epoch(folder) == TINY["epochs"]
+    assert checkpoint_epoch(folder) == TINY_POSE["epochs"]
     assert (folder / "history.csv").is_file() and not (folder / "metrics.json").exists()
     assert any(p.name.startswith(".tmp-metrics.json.") for p in strays(folder))
-    assert not results.is_complete(folder, tiny().to_dict())
+    assert not results.is_complete(folder, tiny_pose_config().to_dict())
     assert results.find_runs(root) == []
 
     # 4. Run again: it evaluates the finished checkpoint and writes the record.
     child.run(root, [0])
     assert_same_record(folder, run_folder(reference, 0))
-    assert results.is_complete(folder, tiny().to_dict())
+    assert results.is_complete(folder, tiny_pose_config().to_dict())
     assert results.find_runs(root) == [folder]  # the stray .tmp-* files are ignored
     assert len(strays(folder)) == 2
 
@@ -538,7 +528,7 @@ def test_stray_temporary_files_are_not_records(tmp_path):
 
 
 def test_finished_run_is_not_retrained_unless_forced(tmp_path, monkeypatch):
-    config = tiny(epochs=2)
+    config = tiny_pose_config(epochs=2)
     folder = pose.run_pose(config, tmp_path, ABLATION, SETTING, progress=False)
     stamps = mtimes(folder)
     calls = []
@@ -561,7 +551,7 @@ def test_finished_run_is_not_retrained_unless_forced(tmp_path, monkeypatch):
 
 
 def test_the_same_config_gives_the_same_numbers_twice_in_one_process(tmp_path):
-    config = tiny(epochs=2)
+    config = tiny_pose_config(epochs=2)
     torch.manual_seed(1234)  # whatever the process ran before (a fresh one: a random state)
     first = pose.run_pose(config, tmp_path / "a", ABLATION, SETTING, progress=False)
     second = pose.run_pose(config, tmp_path / "b", ABLATION, SETTING, progress=False)
@@ -590,50 +580,9 @@ FAULTS = {
 }
 
 
-class FaultyTask:
-    """A pose task whose loss goes bad at one (epoch, step); counts its training steps."""
-
-    def __init__(self, task, epoch: int, step: int, fault):
-        self.task, self.fault, self.steps = task, fault, 0
-        self.at = (epoch - 1) * STEPS_PER_EPOCH + step
-
-    def loss(self, model, batch, generator):
-        self.steps += 1
-        loss = self.task.loss(model, batch, generator)
-        return self.fault(loss) if self.steps == self.at else loss
-
-    def evaluate(self, *args, **kwargs):
-        return self.task.evaluate(*args, **kwargs)
-
-
-def fit_tiny(config: PoseConfig, folder: Path | None, wrap=None, **options):
-    """``fit`` as run_pose calls it, with the model initialised from the config's seed; ``wrap``
-    wraps the task, ``options`` go to ``fit``. Returns the outcome and the task."""
-    train_set, test_set = pose.load_pose_data(config)
-    torch.manual_seed(config.seed)
-    model = pose.build_model(config, MPII.num_keypoints)
-    task = pose.PoseTask(flip_permutation=torch.from_numpy(MPII.flip_permutation()))
-    task = wrap(task) if wrap else task
-    outcome = fit(
-        model,
-        task,
-        train_set,
-        test_set,
-        config.phases(),
-        batch_size=config.batch_size,
-        seed=config.seed,
-        device=torch.device("cpu"),
-        checkpoint_dir=folder,
-        config=config.to_dict(),
-        progress=False,
-        **options,
-    )
-    return outcome, task
-
-
 @pytest.mark.parametrize("fault", FAULTS)
 def test_non_finite_loss_stops_at_once_and_keeps_the_last_good_checkpoint(fault, tmp_path):
-    config = tiny()
+    config = tiny_pose_config()
 
     def wrap(task):
         return FaultyTask(task, epoch=2, step=3, fault=FAULTS[fault])
@@ -653,16 +602,18 @@ def test_non_finite_loss_error_says_which_checkpoint_is_kept(tmp_path):
         return FaultyTask(task, epoch=2, step=3, fault=FAULTS["nan loss"])
 
     with pytest.raises(NonFiniteLossError, match=r"checkpoint of epoch 1 in .* is kept") as error:
-        fit_tiny(tiny(), tmp_path, wrap)
+        fit_tiny(tiny_pose_config(), tmp_path, wrap)
     assert "loss is nan" in str(error.value)
     with pytest.raises(NonFiniteLossError, match="no epoch had finished"):
         fit_tiny(
-            tiny(), tmp_path / "other", lambda task: FaultyTask(task, 1, 2, FAULTS["nan loss"])
+            tiny_pose_config(),
+            tmp_path / "other",
+            lambda task: FaultyTask(task, 1, 2, FAULTS["nan loss"]),
         )
 
 
 def test_huge_learning_rate_stops_the_run_without_a_record(tmp_path):
-    config = tiny(lr=1e30)
+    config = tiny_pose_config(lr=1e30)
     with pytest.raises(
         NonFiniteLossError, match=r"loss is (nan|inf) at epoch 1, step \d+ .*1e\+30"
     ):
@@ -676,7 +627,7 @@ def test_huge_learning_rate_stops_the_run_without_a_record(tmp_path):
 
 
 def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
-    first, second = tiny(epochs=2), tiny(epochs=3, lr=1e-3)
+    first, second = tiny_pose_config(epochs=2), tiny_pose_config(epochs=3, lr=1e-3)
     fit_tiny(first, tmp_path / "run")
     assert checkpoint_epoch(tmp_path / "run") == 2
     resumed, _ = fit_tiny(second, tmp_path / "run")
@@ -694,7 +645,7 @@ def test_checkpoint_of_another_config_is_not_resumed(tmp_path):
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_damaged_checkpoint_starts_afresh_with_a_warning(damage, tmp_path):
-    config = tiny(epochs=2)
+    config = tiny_pose_config(epochs=2)
     fit_tiny(config, tmp_path / "run")
     path = tmp_path / "run" / CHECKPOINT
     data = path.read_bytes()
@@ -709,7 +660,7 @@ def test_damaged_checkpoint_starts_afresh_with_a_warning(damage, tmp_path):
 
 def test_resumed_fit_matches_an_uninterrupted_one_in_process(tmp_path):
     """The in-process form of the kill tests: stop after epoch 2 (the task raises), resume."""
-    config = tiny()
+    config = tiny_pose_config()
 
     class Stop(Exception):
         pass
@@ -729,18 +680,3 @@ def test_resumed_fit_matches_an_uninterrupted_one_in_process(tmp_path):
     pd.testing.assert_frame_equal(resumed.history, whole.history)
     pd.testing.assert_frame_equal(resumed.per_sample, whole.per_sample)
     assert resumed.metrics == whole.metrics
-
-
-def test_fit_rejects_non_positive_batch_size_and_epochs(tmp_path):
-    config = tiny()
-    train_set, test_set = pose.load_pose_data(config)
-    model = pose.build_model(config, MPII.num_keypoints)
-    task = pose.PoseTask(flip_permutation=torch.from_numpy(MPII.flip_permutation()))
-    common = dict(seed=0, device=torch.device("cpu"), progress=False)
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
-        fit(model, task, train_set, test_set, config.phases(), batch_size=0, **common)
-    phases = (Phase("joint", 0, 1e-3),)
-    with pytest.raises(ValueError, match=r"every phase needs >= 1 epoch, got \[0\]"):
-        fit(model, task, train_set, test_set, phases, batch_size=4, **common)
-    with pytest.raises(ValueError, match="batch_size 64 is larger than the 12 training samples"):
-        fit(model, task, train_set, test_set, config.phases(), batch_size=64, **common)

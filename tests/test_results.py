@@ -1,14 +1,12 @@
-"""Run records: atomic files, completion, reading back."""
+"""Run records (studylib.results): writing and reading them back, completion, plain JSON, the
+results root, whether the code is dirty, and the provenance a record keeps."""
 
 import json
-import os
 
 import pandas as pd
 import pytest
 
-from studylib import results
-from studylib.io import atomic_path, read_json, write_json
-from studylib.stats import mean_ci, paired_bootstrap
+from studylib import reproduce, results
 
 
 def write_run(root, setting, seed, value, config=None):
@@ -52,23 +50,6 @@ def test_a_run_without_metrics_is_not_complete(tmp_path):
     assert results.find_runs(tmp_path) == []
 
 
-def test_failed_atomic_write_leaves_the_old_file(tmp_path):
-    target = tmp_path / "record.json"
-    write_json(target, {"old": True})
-    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
-        tmp.write_text('{"new": ')
-        raise RuntimeError("killed mid-write")
-    assert read_json(target) == {"old": True}
-    assert os.listdir(tmp_path) == ["record.json"]
-
-
-def test_malformed_json_names_the_file(tmp_path):
-    bad = tmp_path / "metrics.json"
-    bad.write_text("{not json")
-    with pytest.raises(ValueError, match="metrics.json: malformed JSON"):
-        read_json(bad)
-
-
 def test_run_dir_rejects_paths():
     with pytest.raises(ValueError, match="setting must be a plain folder name"):
         results.run_dir("r", "abl", "synthetic", "../x", 0)
@@ -79,24 +60,6 @@ def test_results_root_setting(tmp_path, monkeypatch):
     assert results.results_root("quick", tmp_path) == tmp_path
     monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path / "env"))
     assert results.results_root("smoke") == tmp_path / "env"
-
-
-def test_mean_ci_uses_student_t():
-    interval = mean_ci([1.0, 2.0, 3.0])
-    assert interval.estimate == 2.0
-    assert interval.half_width == pytest.approx(4.302653 * 1.0 / 3**0.5, rel=1e-5)
-    assert mean_ci([5.0]).format() == "5.0"
-    assert interval.format() == "2.0 ± 2.5"
-
-
-def test_paired_bootstrap_sees_a_consistent_difference():
-    a = [0.5 + 0.01 * i for i in range(100)]
-    b = [x - 0.1 for x in a]
-    interval = paired_bootstrap(a, b)
-    assert interval.estimate == pytest.approx(0.1)
-    assert interval.excludes(0.0)
-    noise = paired_bootstrap([1, -1] * 50, [0] * 100)
-    assert not noise.excludes(0.0)
 
 
 def test_records_are_plain_json(tmp_path):
@@ -124,23 +87,10 @@ def test_rewritten_records_do_not_make_the_code_dirty(tmp_path):
     assert results.git_dirty(tmp_path / "results") is True  # from any folder of the checkout
 
 
-def test_record_provenance_groups_seeds_and_marks_dirty_code(tmp_path):
-    from studylib import report
+def test_provenance_records_the_kernel_settings():
+    from studylib.results import provenance
 
-    for seed, dirty in ((0, False), (1, True)):
-        folder = results.run_dir(tmp_path, "freezing", "synthetic", "acnn-A-B-C", seed)
-        prov = {
-            "git_commit": "0123456789abcdef",
-            "git_dirty": dirty,
-            "device_name": "cpu",
-            "torch_version": "2.13.0",
-            "wall_time_s": 60.0,
-        }
-        results.write_record(
-            folder, {"profile": "quick"}, {"pckh": 1.0}, pd.DataFrame(), pd.DataFrame(), prov
-        )
-    table = report.record_provenance(results.find_runs(tmp_path))
-    row = table.loc[("freezing", "synthetic", "acnn-A-B-C")]
-    assert row["commit"] == "0123456789, 0123456789+dirty"
-    assert (row["profile"], row["seeds"], row["minutes"]) == ("quick", 2, 2.0)
-    assert report.record_provenance([]).empty
+    kernels = provenance("cpu", 1.0)["cpu_kernels"]
+    assert set(reproduce.CPU_KERNEL_ENV) <= set(kernels)
+    assert kernels["aten_capability"]
+    assert "cpu_model" in kernels and "cpu_vector_isa" in kernels

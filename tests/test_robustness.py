@@ -1,9 +1,11 @@
-"""Robustness sweeps: records at every knob level, reuse, retraining without a checkpoint."""
+"""Robustness sweeps (studylib.experiments.robustness): records at every knob level, reuse,
+retraining without a checkpoint, paired differences per level and the level gates."""
 
 import pandas as pd
 import pytest
 
-from studylib import robustness
+from helpers import require_real_data
+from studylib.experiments import robustness
 from studylib.train import CHECKPOINT
 
 TINY_SWEEPS = {"occlusion": (0.0, 2.0), "clutter": (0.0, 1.0)}
@@ -91,15 +93,7 @@ def test_sweeps_need_synthetic_data_and_a_known_track(tmp_path):
 
 
 def test_occlusion_test_on_real_faces(tmp_path, monkeypatch):
-    import os
-    from pathlib import Path
-
-    from studylib.data.real import available
-
-    root = Path(os.environ.get("STUDYLIB_DATA") or Path(__file__).parents[2] / "shared" / "data")
-    if not available("300w", root):
-        pytest.skip(f"300-W not found under {root}: set STUDYLIB_DATA")
-    monkeypatch.setenv("STUDYLIB_DATA", str(root))
+    monkeypatch.setenv("STUDYLIB_DATA", str(require_real_data("300w")))
     spec = robustness.TRACKS["face-occluders"]
     monkeypatch.setitem(
         robustness.TRACKS,

@@ -1,10 +1,12 @@
-"""The study's statistics: the hierarchical interval that decides verdicts, its power, Holm."""
+"""The study's statistics (studylib.stats): the Student-t interval, the paired bootstrap, the
+hierarchical interval that decides verdicts, its power, Holm, the t-test over seeds."""
 
 import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
 from studylib import stats
+from studylib.stats import mean_ci, paired_bootstrap
 
 
 def simulate(rng, seeds, samples, effect, seed_sd, sample_sd, cell_sd):
@@ -138,3 +140,21 @@ def test_t_test_over_seeds():
         scipy_stats.ttest_1samp([1.0, 1.2, 0.8], 0).pvalue
     )
     assert np.isnan(stats.t_test([1.0])[1])
+
+
+def test_mean_ci_uses_student_t():
+    interval = mean_ci([1.0, 2.0, 3.0])
+    assert interval.estimate == 2.0
+    assert interval.half_width == pytest.approx(4.302653 * 1.0 / 3**0.5, rel=1e-5)
+    assert mean_ci([5.0]).format() == "5.0"
+    assert interval.format() == "2.0 ± 2.5"
+
+
+def test_paired_bootstrap_sees_a_consistent_difference():
+    a = [0.5 + 0.01 * i for i in range(100)]
+    b = [x - 0.1 for x in a]
+    interval = paired_bootstrap(a, b)
+    assert interval.estimate == pytest.approx(0.1)
+    assert interval.excludes(0.0)
+    noise = paired_bootstrap([1, -1] * 50, [0] * 100)
+    assert not noise.excludes(0.0)

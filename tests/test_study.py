@@ -1,15 +1,14 @@
-"""The study runner: its stages, its real-data mode and its MPII check."""
+"""The study runner (studylib.study): its notebooks, its real-data mode, its MPII check, the
+titles of executed copies, and the refusal of a GPU profile without a GPU."""
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
+from helpers import require_real_data
 from studylib import study
-from studylib.data.real import DataNotFoundError, available
-
-DATA_ROOT = Path(os.environ.get("STUDYLIB_DATA") or Path(__file__).parents[2] / "shared" / "data")
+from studylib.data.real import DataNotFoundError
 
 
 def test_every_experiment_notebook_is_registered_once():
@@ -30,9 +29,7 @@ def test_unknown_notebook_is_named(tmp_path):
 
 
 def test_mpii_check_record(tmp_path, monkeypatch):
-    if not available("mpii", DATA_ROOT):
-        pytest.skip(f"MPII ground truth not found under {DATA_ROOT}: set STUDYLIB_DATA")
-    monkeypatch.setenv("STUDYLIB_DATA", str(DATA_ROOT))
+    monkeypatch.setenv("STUDYLIB_DATA", str(require_real_data("mpii")))
     path = study.write_mpii_check(tmp_path)
     check = json.loads(path.read_text())
     assert check["max_per_joint_difference"] < 1e-6

@@ -1,5 +1,6 @@
-"""The face experiment: data, model, loss (the face paper's Eq. 1) and evaluation of one run,
-the settings of the two face ablations, and the analyses of their records.
+"""The face track: data, model, loss (the face paper's Eq. 1) and evaluation of one run, and the
+analyses of face records that both face ablations use (their settings and readings are in
+:mod:`studylib.experiments.reduction_ratio` and :mod:`studylib.experiments.attention_order`).
 
 ``run_face(config, root, ablation, setting)`` is what a notebook calls for each setting and seed:
 it builds the data and the :class:`~studylib.models.LandmarkNet` the config describes, trains
@@ -20,10 +21,6 @@ and 45; the paper's tables are these times 100, "NRMSE x 10^-2"):
 - ``occlusion_prob_occluded`` / ``occlusion_prob_visible`` / ``occlusion_gap`` (ODN and ADM):
   the distillation module's occlusion probability at occluded and visible landmarks
   (:func:`occlusion_statistics`).
-
-The two ablations (reduction ratio, attention order) are defined here once
-(:func:`reduction_ratio_settings`, :func:`attention_order_settings`), so the notebooks, the book
-and the tests agree on them.
 """
 
 from __future__ import annotations
@@ -39,14 +36,13 @@ import torch
 from torch import nn
 
 from studylib import compare, distributed, report, results
-from studylib.config import ATTENTION_ORDERS, FaceConfig
+from studylib.config import FaceConfig
 from studylib.data.augment import AugmentConfig, augment_batch, images_to_input
 from studylib.data.cache import synthetic_split
 from studylib.data.dataset import KeypointSet, train_and_test
 from studylib.data.keypoints import FACE68_PARTS
 from studylib.metrics import auc, ced, failure_rate, nme
 from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
-from studylib.papers import ADM_SETTING
 from studylib.run import TrackParts, load_trained, train_run
 from studylib.train import flush_denormals
 
@@ -344,69 +340,6 @@ def _record_metrics(
 # ------------------------------------------------------------------------------------- settings
 
 
-def reduction_ratio_settings(
-    ratios: Sequence[int] = (8, 16, 32, 64), pooling_ablation: bool = False
-) -> dict[str, dict[str, Any]]:
-    """The reduction-ratio ablation: setting name -> :class:`FaceConfig` overrides, in table order.
-
-    ResNet-18 with a pooled linear head (``resnet``), ODN's plain distillation (``odn``), and the
-    ADM in the paper's channel-then-spatial order at each r (``adm-r<r>``). ``pooling_ablation``
-    adds ``adm-r<r>-avg``, the first ratio's ADM with an average-pooled channel gate only: ODN's
-    pooling, which the paper says adding max-pooling improves (claim 9). ``ratios`` may be the
-    list or its string form (papermill's ``-p reduction_ratios "[8, 16]"``).
-    """
-    from studylib.params import is_int, literal
-
-    ratios = literal(
-        "reduction_ratios",
-        ratios,
-        "a non-empty list of integers > 0",
-        valid=lambda values: bool(values) and all(is_int(r) and r > 0 for r in values),
-    )
-    settings: dict[str, dict[str, Any]] = {
-        "resnet": dict(variant="resnet"),
-        "odn": dict(variant="odn"),
-    }
-    for r in ratios:
-        settings[f"adm-r{r}"] = dict(
-            variant="adm", attention_order="channel-spatial", reduction_ratio=r
-        )
-    if pooling_ablation:
-        settings[f"adm-r{ratios[0]}-avg"] = dict(
-            variant="adm",
-            attention_order="channel-spatial",
-            reduction_ratio=ratios[0],
-            channel_pooling=("avg",),
-        )
-    return settings
-
-
-def attention_order_settings(
-    orders: Sequence[str] = ATTENTION_ORDERS, reduction_ratio: int = 8
-) -> dict[str, dict[str, Any]]:
-    """The attention-order ablation: the ADM with each CBAM order at one reduction ratio.
-
-    ``orders`` may be the list or its string form (papermill's ``-p orders '["channel-spatial",
-    "none"]'``).
-    """
-    from studylib.params import literal
-
-    expected = f"a non-empty list of {ATTENTION_ORDERS}"
-    orders = literal(
-        "orders",
-        orders,
-        expected,
-        valid=lambda names: bool(names) and all(isinstance(n, str) for n in names),
-    )
-    unknown = [order for order in orders if order not in ATTENTION_ORDERS]
-    if unknown:
-        raise ValueError(f"orders must be {expected}; unknown: {unknown}")
-    return {
-        order: dict(variant="adm", attention_order=order, reduction_ratio=reduction_ratio)
-        for order in orders
-    }
-
-
 def configs(base: FaceConfig, settings: dict[str, dict[str, Any]]) -> dict[str, FaceConfig]:
     """``base`` with each setting's overrides (each is checked as it is made)."""
     return {name: base.replace(**changes) for name, changes in settings.items()}
@@ -675,57 +608,3 @@ def beats_mean_shape(runs: Iterable[str | Path], order: Sequence[str] | None = N
 
 def _upper(row: pd.Series) -> float:
     return row["high"] if np.isfinite(row["high"]) else row["mean"]
-
-
-def claims_reading(
-    runs: dict[str, list[Path]],
-    comparisons: dict[str, pd.DataFrame],
-    parameters: pd.DataFrame | None = None,
-) -> str:
-    """The evidence of these records on the face paper's claims 6-10, as Markdown sentences
-    computed from the comparisons (:func:`paired_nme`, keyed by the setting compared against)
-    and a :func:`parameter_table`; a comparison whose settings were not run is left out."""
-
-    def sentences(against: str, settings: Iterable[str], columns=("nme",)) -> list[str]:
-        return compare.sentences(comparisons.get(against), settings, columns, **NME_WORDING)
-
-    names = list(runs)
-    ratios = [n for n in names if n.startswith("adm-r") and not n.endswith("-avg")]
-    pooled = [n for n in names if n.endswith("-avg")]
-    orders = [n for n in names if n in ATTENTION_ORDERS]
-    parts = {
-        "Claim 6, the attentioned distillation module lowers NME over ODN (all landmarks, "
-        "then occluded ones)": sentences(
-            "odn", [n for n in ratios if n == ADM_SETTING], ("nme", "nme_occluded")
-        ),
-        "Claim 7, r = 8 is the best of {8, 16, 32, 64}": sentences(
-            ADM_SETTING, [n for n in ratios if n != ADM_SETTING]
-        ),
-        "Claim 8, channel then spatial is the best order": sentences(
-            "channel-spatial", [n for n in orders if n != "channel-spatial"]
-        ),
-        "Claim 9, adding max-pooling to average-pooling in the channel gate helps (the "
-        "average-pooled gate against the paper's)": sentences(ADM_SETTING, pooled),
-    }
-    if parameters is not None and {"odn"} <= set(parameters.index):
-        odn = parameters.loc["odn"]
-        lines = [
-            f"- {name}: {row['distillation']:,} distillation-module parameters against ODN's "
-            f"{odn['distillation']:,} ({_relative(row['distillation'], odn['distillation'])}); "
-            f"{row['total']:,} in total against {odn['total']:,} "
-            f"({_relative(row['total'], odn['total'])})."
-            for name, row in parameters.iterrows()
-            if name in ratios or name == "channel-spatial"
-        ]
-        parts[
-            "Claim 10, the change reduces the number of parameters against ODN (exact counts; "
-            "our ODN pathway is a reconstruction)"
-        ] = lines
-    return "\n\n".join(
-        f"**{title}.**\n\n" + "\n".join(lines) for title, lines in parts.items() if lines
-    )
-
-
-def _relative(value: int, reference: int) -> str:
-    change = 100 * (value - reference) / reference
-    return f"{abs(change):.1f}% {'fewer' if change < 0 else 'more'}"

@@ -38,7 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from studylib import compare, face, floors, freezing, papers, pose, results, stats
+from studylib import compare, face, floors, papers, pose, results, stats
+from studylib.experiments import EXPERIMENTS, freezing, reduction_ratio
 from studylib.io import read_json
 
 NOT_RUN = "not run"
@@ -445,14 +446,10 @@ def _claim5(soft: pd.DataFrame, folders: Sequence[Path], records: str) -> Entry:
 
 
 def _pose_runs(root: str | Path, dataset: str) -> dict[str, list[Path]]:
-    from studylib.experiments import EXPERIMENTS
-
     return EXPERIMENTS["freezing_phases"].find_runs(root, dataset)
 
 
 def _face_runs(root: str | Path, dataset: str) -> dict[str, dict[str, list[Path]]]:
-    from studylib.experiments import EXPERIMENTS
-
     return {
         name: EXPERIMENTS[name].find_runs(root, dataset)
         for name in ("reduction_ratio", "attention_order")
@@ -489,7 +486,7 @@ def _claim10() -> str:
     """Claim 10's evidence; cached, since it builds the networks at the paper's size (seconds)
     and depends on the code only."""
     counts = face.parameter_table(
-        face.configs(face.FaceConfig(), face.reduction_ratio_settings()), **face.PAPER_SCALE
+        face.configs(face.FaceConfig(), reduction_ratio.settings()), **face.PAPER_SCALE
     )
     adm, odn = counts.loc[papers.ADM_SETTING], counts.loc["odn"]
     return (

@@ -122,8 +122,9 @@ def plot_robustness(
     training: dict[str, float] | None = None,
 ) -> plt.Figure:
     """One panel per knob: each setting's metric against the knob's level, the mean over seeds
-    with its 95% interval as a band (from :func:`studylib.robustness.curve_intervals`); a dotted
-    line at each knob's training level (``training``)."""
+    with its 95% interval as a band (from
+    :func:`studylib.experiments.robustness.curve_intervals`); a dotted line at each knob's
+    training level (``training``)."""
     knobs = list(dict.fromkeys(intervals["knob"]))
     fig, axes = plt.subplots(1, len(knobs), figsize=(3.6 * len(knobs), 3.2), squeeze=False)
     present = list(dict.fromkeys(intervals["setting"]))

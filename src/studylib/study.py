@@ -144,9 +144,10 @@ def write_mpii_check(root: Path) -> Path | None:
 def run_occlusion_test(root: Path, profile: str, force: bool) -> list[Path]:
     """The occlusion test on real faces: the 300-W reduction-ratio runs of ODN and the ADM
     scored with occluders pasted over a growing share of each test face
-    (:data:`studylib.robustness.TRACKS` ``"face-occluders"``), every seed of the profile."""
-    from studylib import robustness
+    (:data:`studylib.experiments.robustness.TRACKS` ``"face-occluders"``), every seed of the
+    profile."""
     from studylib.config import seeds_for
+    from studylib.experiments import robustness
 
     started = time.perf_counter()
     track = "face-occluders"
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.real and (not args.only or "reduction_ratio" in args.only):
         run_occlusion_test(root, args.profile, force=not args.resume)
     if not args.real and (not args.only or "freezing_phases" in args.only):
-        from studylib import freezing
+        from studylib.experiments import freezing
 
         path = freezing.write_gradient_at_initialisation(root / "results")
         print(f"[study] claim 3 at initialisation -> {path.relative_to(root)}", flush=True)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from studylib import compare, floors, pose, results
 from studylib.config import PoseConfig
+from studylib.experiments.base import Experiment
 from studylib.io import read_json
 from studylib.params import literal
 
@@ -37,7 +38,7 @@ def configs(
     """``sigma-<s>``: the freezing ablation's no-attention config at ``profile`` (with
     ``overrides``) and heatmap sigma ``s``. ``sigmas`` may be the list or its string form
     (papermill's ``-p sigmas "[1, 2]"``)."""
-    from studylib import freezing
+    from studylib.experiments import freezing
 
     sigmas = literal(
         "sigmas",
@@ -92,3 +93,16 @@ def reading(runs: dict[str, list[Path]], differences: pd.DataFrame, reference: s
             continue
         lines.append(f"- {compare.describe(row.iloc[0], **pose.PCKH_WORDING)}")
     return "\n".join(lines) if lines else "No sigma besides the reference was run."
+
+
+EXPERIMENT = Experiment(
+    "heatmap_sigma",
+    ABLATION,
+    "pose",
+    {"sigmas": list(SIGMAS)},
+    settings=configs,
+    order=lambda: [setting_name(s) for s in SIGMAS],
+    # sigma 1 is the hourglass of the freezing ablation's no-attention setting.
+    shared={"sigma-1": ("freezing", "no-attention")},
+    references=("sigma-1",),  # the study's choice
+)

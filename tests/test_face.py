@@ -1,5 +1,7 @@
-"""The face experiment: its config, one run end to end, the loss, the metrics, flipping, and the
-analyses that read its records."""
+"""The face track (studylib.face): one run end to end, the loss, the metrics, the occlusion
+statistics, parameter counts, and the analyses that read its records. FaceConfig's checks are
+tested in test_config.py; the settings of the face ablations, in test_reduction_ratio.py.
+"""
 
 import json
 from types import SimpleNamespace
@@ -11,12 +13,10 @@ import torch
 
 import studylib.run
 from studylib import compare, face, results
-from studylib.config import ATTENTION_ORDERS, FACE_VARIANTS, FaceConfig
-from studylib.data.augment import NO_AUGMENT, AugmentConfig, augment
-from studylib.data.keypoints import FACE68, flip_joints
-from studylib.models.attention import CBAM
-from studylib.models.landmark import VARIANTS
-from studylib.train import flush_denormals
+from studylib.config import FaceConfig
+from studylib.data.augment import NO_AUGMENT
+from studylib.data.keypoints import FACE68
+from studylib.experiments import reduction_ratio
 
 #: A run small enough for a unit test (about a second on a CPU).
 TINY = dict(num_train=32, num_test=8, epochs=1, width=8, rank=16, batch_size=16)
@@ -26,56 +26,6 @@ TINY = dict(num_train=32, num_test=8, epochs=1, width=8, rank=16, batch_size=16)
 def faces():
     """(train, test) synthetic faces of the smoke profile (cached for the session)."""
     return face.load_face_data(FaceConfig.from_profile("smoke"))
-
-
-@pytest.mark.parametrize(
-    "overrides, error, message",
-    [
-        (dict(attention_order="spatial-first"), ValueError, "attention_order must be one of"),
-        (dict(reduction_ratio=3), ValueError, "does not divide the 64 channels"),
-        (dict(reduction_ratio=0), ValueError, "reduction_ratio must be > 0"),
-        (dict(reduction_ratio=8.0), TypeError, "reduction_ratio must be int"),
-        (dict(variant="vit"), ValueError, "variant must be one of"),
-        (dict(dataset="lsp"), ValueError, "dataset must be one of"),
-        (dict(epochs="10"), TypeError, "epochs must be int"),
-        (dict(amp=1), TypeError, "amp must be bool"),
-        (dict(alpha=-1e-4), ValueError, "alpha must be >= 0"),
-        (dict(image_size=72), ValueError, "multiple of the trunk's total stride 16"),
-        (dict(layer4_stride=3), ValueError, "layer4_stride must be one of"),
-        (dict(channel_pooling=("avg", "avg")), ValueError, "channel_pooling must be"),
-        (dict(channel_pooling=("min",)), ValueError, "channel_pooling must be"),
-        (dict(low_rank_input="max"), ValueError, "low_rank_input must be one of"),
-        (dict(pretrained="resnet18.pth"), ValueError, "width 64"),
-        (dict(synth={"occlusion": 9.0}), ValueError, "occlusion must be in"),
-        (dict(synth={"fog": 1.0}), ValueError, "synth: .*fog"),
-        (dict(augment={"scale": 2.0}), ValueError, "augment scale"),
-        (dict(depth=18), ValueError, "unknown FaceConfig parameter"),
-    ],
-)
-def test_bad_parameters_are_named(overrides, error, message):
-    with pytest.raises(error, match=message):
-        FaceConfig.from_profile("smoke", **overrides)
-
-
-def test_profiles_overrides_and_choices():
-    config = FaceConfig.from_profile("quick", epochs=3, width=None, channel_pooling=["avg"])
-    assert config.epochs == 3 and config.width == FaceConfig.from_profile("quick").width
-    assert config.channel_pooling == ("avg",)  # a papermill list becomes a tuple
-    full = FaceConfig.from_profile("full")
-    assert (full.image_size, full.width, full.layer4_stride) == (224, 64, 2)  # the paper's scale
-    assert FACE_VARIANTS == VARIANTS and ATTENTION_ORDERS == CBAM.ORDERS
-
-
-def test_settings_of_the_two_ablations():
-    ratios = face.reduction_ratio_settings((8, 16), pooling_ablation=True)
-    assert list(ratios) == ["resnet", "odn", "adm-r8", "adm-r16", "adm-r8-avg"]
-    assert ratios["adm-r16"]["reduction_ratio"] == 16
-    assert ratios["adm-r8-avg"]["channel_pooling"] == ("avg",)
-    orders = face.attention_order_settings(reduction_ratio=16)
-    assert list(orders) == list(ATTENTION_ORDERS)
-    assert {o["reduction_ratio"] for o in orders.values()} == {16}
-    with pytest.raises(ValueError, match="orders must be"):
-        face.attention_order_settings(["channel-first"])
 
 
 def test_run_writes_a_complete_record_and_is_skipped_the_second_time(tmp_path, monkeypatch):
@@ -182,38 +132,9 @@ def test_occlusion_statistics_read_the_map_at_the_landmarks(faces):
     assert gap[i] == pytest.approx(left[i][occluded[i]].mean() - left[i][visible[i]].mean())
 
 
-def test_flip_keeps_landmark_semantics(faces):
-    train, _ = faces
-    joints = train.joints[:16]
-    permutation = FACE68.flip_permutation()
-    twice = flip_joints(flip_joints(joints, 64, FACE68), 64, FACE68)
-    np.testing.assert_allclose(twice, joints, atol=1e-5)
-    assert (permutation[permutation] == np.arange(68)).all()
-
-    images = torch.from_numpy(train.images[:16]).permute(0, 3, 1, 2).float() / 255
-    flip_only = AugmentConfig(scale=0.0, rotation=0.0, rotation_prob=0.0, flip=True, color=0.0)
-    out_images, out_joints, _ = augment(
-        images,
-        torch.from_numpy(joints),
-        torch.ones(16, 68, dtype=torch.bool),
-        flip_only,
-        torch.from_numpy(permutation),
-        torch.Generator().manual_seed(1),
-    )
-    flipped = torch.isclose(out_images, images.flip(-1), atol=1e-5).flatten(1).all(dim=1).numpy()
-    assert 0 < flipped.sum() < 16  # some of each
-    expected = np.where(flipped[:, None, None], flip_joints(joints, 64, FACE68), joints)
-    np.testing.assert_allclose(out_joints.numpy(), expected, atol=1e-4)
-    # Semantics: the landmark named as the subject's right outer eye corner (36) stays on the image
-    # left of 45 in every face, flipped or not (without the permutation, flipped faces would
-    # swap them).
-    outer = face.FACE68_PARTS["eyes"][0]
-    assert (out_joints[:, outer, 0] < out_joints[:, outer + 9, 0]).all()
-
-
 def test_parameter_counts_and_paired_comparisons(tmp_path, faces):
     base = FaceConfig.from_profile("smoke", width=8)
-    counts = face.parameter_table(face.configs(base, face.reduction_ratio_settings((8, 64))))
+    counts = face.parameter_table(face.configs(base, reduction_ratio.settings((8, 64))))
     assert (counts.drop(columns="total").sum(axis=1) == counts["total"]).all()
     assert counts.loc["adm-r8", "distillation"] < counts.loc["odn", "distillation"]
     assert counts.loc["adm-r64", "distillation"] < counts.loc["adm-r8", "distillation"]
@@ -247,14 +168,6 @@ def test_parameter_counts_and_paired_comparisons(tmp_path, faces):
     table = compare.difference_table(differences, digits=2)
     assert table.loc["worse", "nme"].startswith("+2.0")
     assert "Below it" in face.beats_mean_shape(all_runs)
-
-
-def test_flushing_subnormals_is_undone_after_the_block():
-    tiny = torch.tensor([1e-310], dtype=torch.float64)
-    assert (tiny * 1.0).item() != 0
-    with flush_denormals():
-        assert (tiny * 1.0).item() == 0
-    assert (tiny * 1.0).item() != 0  # left on, it breaks IEEE-754 code elsewhere in the process
 
 
 def test_occlusion_readings_without_occlusion_labels(tmp_path):

@@ -27,9 +27,11 @@ from typing import Any
 import pandas as pd
 import torch
 
-from studylib import compare, face, floors, freezing, pose, results, stats
+from studylib import compare, face, floors, pose, results, stats
 from studylib.config import FaceConfig, PoseConfig
 from studylib.data.dataset import KeypointSet
+from studylib.experiments import freezing, reduction_ratio
+from studylib.experiments.base import Experiment
 from studylib.io import read_json
 from studylib.train import CHECKPOINT, process_device
 
@@ -170,7 +172,7 @@ def source_configs(
         spec = TRACKS[track]
         defaults = {"dataset": spec.dataset, **dict(spec.overrides)}
         base = FaceConfig.from_profile(profile, **{**defaults, **overrides})
-        settings = face.reduction_ratio_settings()
+        settings = reduction_ratio.settings()
         return face.configs(base, {name: settings[name] for name in spec.settings})
     raise ValueError(f"track must be one of {list(TRACKS)}, got {track!r}")
 
@@ -252,8 +254,7 @@ def sweep(
 
 def find_runs(root: str | Path, dataset: str = "synthetic") -> dict[str, list[Path]]:
     """The sweeps' records by ``<track>-<setting>``, in :data:`TRACKS` order."""
-    order = [f"{t.name}-{s}" for t in TRACKS.values() for s in t.settings]
-    return results.runs_by_setting(root, ABLATION, dataset, order=order)
+    return EXPERIMENT.find_runs(root, dataset)
 
 
 def curves(runs: Iterable[str | Path]) -> pd.DataFrame:
@@ -397,3 +398,14 @@ def describe(differences: pd.DataFrame, track: str, curves: pd.DataFrame | None 
             + "."
         )
     return "\n".join(lines)
+
+
+# The sweeps train nothing of their own: they score the ablations' trained models, and the study
+# makes them again whenever it runs (evaluates).
+EXPERIMENT = Experiment(
+    "robustness",
+    ABLATION,
+    "",
+    evaluates=True,
+    order=lambda: [f"{t.name}-{s}" for t in TRACKS.values() for s in t.settings],
+)

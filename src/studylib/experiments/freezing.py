@@ -18,6 +18,7 @@ import pandas as pd
 
 from studylib import compare, papers, pose, report, results, stats
 from studylib.config import PoseConfig
+from studylib.experiments.base import Experiment
 from studylib.io import read_json
 from studylib.models.hourglass import StackedHourglass, count_parameters
 from studylib.pose import PCKH_WORDING
@@ -503,3 +504,19 @@ def gradient_at_initialisation_table(root: str | Path) -> pd.DataFrame:
             "ratio": "mask / heatmap",
         }
     )
+
+
+def _configs(profile: str, *, settings=None, **parameters: Any) -> dict[str, PoseConfig]:
+    return configs(base_config(profile, **parameters), settings)
+
+
+EXPERIMENT = Experiment(
+    "freezing_phases",
+    ABLATION,
+    "pose",
+    {"settings": None},
+    settings=_configs,
+    order=lambda: list(setting_overrides()),
+    # ACNN's full schedule against the rest, and everything against no attention.
+    references=("acnn-A-B-C", "no-attention"),
+)
