@@ -21,3 +21,22 @@ def isolated_studylib_dirs(monkeypatch, tmp_path_factory, shared_cache):
     tmp folder, so no test touches ``~/.cache/studylib`` or the project's ``results/``."""
     monkeypatch.setenv("STUDYLIB_CACHE", shared_cache)
     monkeypatch.setenv("STUDYLIB_RESULTS", str(tmp_path_factory.mktemp("studylib-results")))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Torch on one thread for a module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    tiny models train faster and bitwise repeatably so, and far faster than two threads on a busy
+    2-core machine, where oversubscribed threads spin."""
+    from helpers import torch_threads
+
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    """A tiny synthetic pose train and test set (16 and 8 figures)."""
+    from helpers import pose_sets
+
+    return pose_sets(16, 8)

@@ -28,7 +28,7 @@ from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 
-from helpers import FaultyTask, fit_tiny, tiny_pose_config, torch_threads
+from helpers import FaultyTask, fit_tiny, tiny_pose_config
 from studylib import face, pose, train
 from studylib.config import FaceConfig, PoseConfig
 from studylib.data.augment import AugmentConfig
@@ -213,15 +213,10 @@ def _fit(config: PoseConfig, folder: Path | None, wrap=None, **kwargs):
     return fit_tiny(config, folder, wrap, **kwargs)[0]
 
 
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:for .*copying from a non-meta parameter:UserWarning"
-)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    with torch_threads(1):
-        yield
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:for .*copying from a non-meta parameter:UserWarning"),
+    pytest.mark.usefixtures("one_thread"),
+]
 
 
 def test_a_checkpoint_resumes_on_another_device(tmp_path):

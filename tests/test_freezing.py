@@ -9,16 +9,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import pose_sets, write_fake_pose_run
+from helpers import write_fake_pose_run
 from studylib import report
 from studylib.config import PoseConfig
 from studylib.experiments import freezing
-
-
-@pytest.fixture(scope="module")
-def tiny_data():
-    return pose_sets(16, 8)
-
 
 # ------------------------------------------------------------------------------- settings table
 

@@ -4,15 +4,9 @@ model's masks and heatmaps."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
-import pytest
 
-from helpers import pose_sets, tiny_pose_model
+from helpers import tiny_pose_model
 from studylib import plots, pose
-
-
-@pytest.fixture(scope="module")
-def tiny_data():
-    return pose_sets(16, 8)
 
 
 def test_mask_and_heatmap_figures_draw_from_a_model(tiny_data):

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from helpers import pose_sets, tiny_pose_model, torch_threads, write_fake_pose_run
+from helpers import pose_sets, tiny_pose_model, write_fake_pose_run
 from studylib import compare, pose, report, results
 from studylib.config import PoseConfig
 from studylib.data.heatmaps import image_to_heatmap, render_heatmaps
@@ -19,17 +19,7 @@ from studylib.data.synthetic_pose import generate_pose
 from studylib.experiments import freezing
 from studylib.io import read_json
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster and bitwise repeatably on one thread."""
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def tiny_data():
-    return pose_sets(16, 8)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -35,7 +35,6 @@ from helpers import (
     FaultyTask,
     fit_tiny,
     tiny_pose_config,
-    torch_threads,
 )
 from studylib import pose, results
 from studylib.data.dataset import KeypointSet
@@ -43,7 +42,11 @@ from studylib.data.keypoints import MPII
 from studylib.io import write_json
 from studylib.train import CHECKPOINT, NonFiniteLossError, _save_checkpoint
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL")
+pytestmark = [
+    pytest.mark.skipif(sys.platform == "win32", reason="uses SIGKILL"),
+    # In-process training on one thread, like the children (conftest.one_thread).
+    pytest.mark.usefixtures("one_thread"),
+]
 
 ABLATION, SETTING = "faults", "tiny"
 COMPARED = ("config.json", "metrics.json", "history.csv", "per_sample.csv")
@@ -135,14 +138,6 @@ for seed in json.loads(seeds):
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """In-process training on one thread, like the children: bitwise repeatable, and far faster
-    than two threads on a busy 2-core machine (oversubscribed threads spin)."""
-    with torch_threads(1):
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from studylib.data.keypoints import FACE68
+from studylib.data.render import KnobError
 from studylib.data.synthetic_face import (
     FACE_TEMPLATE,
     FaceSynthConfig,
@@ -196,18 +197,31 @@ def test_template_is_the_300w_layout_at_unit_inter_ocular_distance():
     ],
 )
 def test_invalid_knobs_are_rejected_by_name(name, value):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(KnobError, match=rf"^FaceSynthConfig\.{name} must be .*, got "):
         FaceSynthConfig(**{name: value})
 
 
 def test_knob_error_states_the_allowed_range():
-    with pytest.raises(ValueError, match=r"\[0.0, 1.0\]"):
+    with pytest.raises(
+        KnobError, match=r"^FaceSynthConfig\.clutter must be in \[0, 1\], got 1\.5$"
+    ):
         FaceSynthConfig(clutter=1.5)
 
 
 @pytest.mark.parametrize(
-    ("num_images", "image_size", "name"), [(0, 64, "num_images"), (2, 31, "image_size")]
+    ("num_images", "image_size", "seed", "name"),
+    [
+        (0, 64, 0, "num_images"),
+        (2, 31, 0, "image_size"),
+        (2, 32.0, 0, "image_size"),
+        (1, 32, -1, "seed"),
+    ],
 )
-def test_invalid_sizes_are_rejected(num_images, image_size, name):
-    with pytest.raises(ValueError, match=name):
-        generate_faces(num_images, image_size, seed=0)
+def test_invalid_sizes_are_rejected(num_images, image_size, seed, name):
+    with pytest.raises(KnobError, match=rf"^{name} must be an integer >= "):
+        generate_faces(num_images, image_size, seed=seed)
+
+
+def test_a_config_of_another_type_is_a_type_error():
+    with pytest.raises(TypeError, match="config must be a FaceSynthConfig, got dict"):
+        generate_faces(1, 32, 0, {"occlusion": 0.0})

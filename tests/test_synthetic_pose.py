@@ -11,6 +11,7 @@ import pytest
 from studylib.data import synthetic_pose
 from studylib.data.dataset import KeypointSet
 from studylib.data.keypoints import MPII
+from studylib.data.render import KnobError
 from studylib.data.synthetic_pose import (
     JOINT_LIMITS,
     LENGTH_VARIATION,
@@ -238,13 +239,13 @@ def test_clutter_and_other_people_make_the_background_busier(knob):
     ],
 )
 def test_config_rejects_out_of_range_knobs(field, value):
-    with pytest.raises(ValueError, match=rf"PoseSynthConfig\.{field} must be in \["):
+    with pytest.raises(KnobError, match=rf"^PoseSynthConfig\.{field} must be in \[.*\], got "):
         PoseSynthConfig(**{field: value})
 
 
 @pytest.mark.parametrize("scale_range", [(0.9, 0.6), (0.1, 0.5), (0.5, 2.0), (0.5,)])
 def test_config_rejects_bad_scale_ranges(scale_range):
-    with pytest.raises(ValueError, match=r"PoseSynthConfig\.scale_range"):
+    with pytest.raises(KnobError, match=r"^PoseSynthConfig\.scale_range must be "):
         PoseSynthConfig(scale_range=scale_range)
 
 
@@ -259,5 +260,10 @@ def test_config_rejects_bad_scale_ranges(scale_range):
 )
 def test_generate_pose_rejects_bad_arguments(kwargs, name):
     arguments = {"num_images": 1, "image_size": 32, "seed": 0, **kwargs}
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(KnobError, match=rf"^{name} must be an integer >= "):
         generate_pose(**arguments)
+
+
+def test_generate_pose_rejects_a_config_of_another_type():
+    with pytest.raises(TypeError, match="config must be a PoseSynthConfig, got dict"):
+        generate_pose(1, 32, 0, {"clutter": 0.5})

@@ -14,11 +14,9 @@ import pytest
 import torch
 
 from helpers import (
-    pose_sets,
     small_hourglass,
     tiny_pose_config,
     tiny_pose_model,
-    torch_threads,
 )
 from studylib import pose
 from studylib.config import Phase, schedule_phases
@@ -28,16 +26,7 @@ from studylib.train import apply_phase, batch_indices, fit, flush_denormals, tra
 LR = 2e-3
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run faster and bitwise repeatably on one thread."""
-    with torch_threads(1):
-        yield
-
-
-@pytest.fixture(scope="module")
-def tiny_data():
-    return pose_sets(16, 8)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # ------------------------------------------------------------------------ freezing in a phase

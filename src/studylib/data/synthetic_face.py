@@ -36,16 +36,16 @@ changes only what it controls: raising ``occlusion`` adds occluders to the *same
    perspective from a camera 5 to 12 inter-ocular distances away. The landmarks' bounding box is
    scaled to 0.5-0.7 of the image (sqrt of area, measured on the frontal shape so the scale does
    not depend on pose) and centred with a jitter of up to 6% of the image, like a 300-W crop.
-3. **Rendering** (numpy and Pillow, drawn at twice the resolution and box-filtered down). A
-   textured background with ``clutter`` times 24 shapes; shoulders and neck; ears; the head,
-   whose skin region is the convex hull of the landmarks and a projected cranium ellipsoid (so
-   the far cheek stays skin when the head turns), shaded by
-   a random light with normals from a blurred silhouette; eye sockets, nose and lip shadows;
-   hair in one of :data:`HAIR_STYLES` and random colours (it may cover the forehead down to the
-   brows, never a landmark); brows, eyes (white, iris, pupil, lids), nostrils and lips (with
-   teeth and mouth cavity when open). Then the occluders, a global illumination change, a random
-   Gaussian blur of up to ``blur`` pixels and Gaussian pixel noise of standard deviation
-   ``noise`` (a fraction of the 0-255 range).
+3. **Rendering** (numpy and Pillow on the shared core :mod:`studylib.data.render`, drawn at
+   twice the resolution and box-filtered down). A textured background with ``clutter`` times 24
+   shapes; shoulders and neck; ears; the head, whose skin region is the convex hull of the
+   landmarks and a projected cranium ellipsoid (so the far cheek stays skin when the head
+   turns), shaded by a random light with normals from a blurred silhouette; eye sockets, nose
+   and lip shadows; hair in one of :data:`HAIR_STYLES` and random colours (it may cover the
+   forehead down to the brows, never a landmark); brows, eyes (white, iris, pupil, lids),
+   nostrils and lips (with teeth and mouth cavity when open). Then the occluders, a global
+   illumination change, a random Gaussian blur of up to ``blur`` pixels and Gaussian pixel
+   noise of standard deviation ``noise`` (a fraction of the 0-255 range).
 4. **Occluders** (drawn last, over everything). Their number is Poisson with mean
    ``occlusion`` (at most :data:`MAX_OCCLUDERS`); each is one of ``occluder_kinds``: ``"hand"``
    (a palm with four fingers and a thumb in a skin tone), ``"bar"`` (sunglasses, a scarf or
@@ -65,7 +65,8 @@ has turned more than about 15 degrees past the silhouette, i.e. the angle betwee
 the ray to the camera exceeds about 105 degrees. Under yaw this hides the far end of the jaw
 contour first (points 0-3 or 13-16 beyond about 20 degrees of yaw, more of the jaw further on);
 the margin keeps points that sit right on the silhouette, where an annotator would still see
-them, visible. ``valid[k]`` is true when the landmark lies inside the image.
+them, visible. ``valid[k]`` is true when the landmark lies inside the image,
+:func:`~studylib.data.render.inside_image`: x and y in ``[-0.5, size - 0.5]``.
 The norms are ``"interocular"`` (distance between points 36 and 45) and ``"box"`` (sqrt of the
 area of the landmarks' bounding box, AFLW-style).
 
@@ -84,7 +85,6 @@ standard deviation as a fraction of 255.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -93,6 +93,28 @@ from scipy.spatial import ConvexHull
 
 from studylib.data.dataset import KeypointSet
 from studylib.data.keypoints import FACE68
+from studylib.data.render import (
+    MIN_IMAGE_SIZE,
+    Canvas,
+    Texture,
+    check_choices,
+    check_config,
+    check_count,
+    check_flag,
+    check_generator_args,
+    check_knobs,
+    covered,
+    dome_shading,
+    ellipse_points,
+    flat,
+    inside_image,
+    muted_colour,
+    pick,
+    quantize,
+    random_polygon,
+    spline,
+    upsampled_noise,
+)
 from studylib.metrics import inter_ocular_distance
 
 #: Occluder kinds :class:`FaceSynthConfig` accepts.
@@ -366,34 +388,10 @@ class FaceSynthConfig:
     noise: float = 0.02
 
     def __post_init__(self) -> None:
-        ranges = {
-            "occlusion": (0.0, 4.0),
-            "occluder_size": (0.05, 1.5),
-            "pose_range": (0.0, 1.0),
-            "expression": (0.0, 1.0),
-            "identity": (0.0, 2.0),
-            "clutter": (0.0, 1.0),
-            "lighting": (0.0, 1.0),
-            "blur": (0.0, 3.0),
-            "noise": (0.0, 0.5),
-        }
-        for name, (low, high) in ranges.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Real):
-                raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-            if not low <= value <= high:
-                raise ValueError(f"{name} must be in [{low}, {high}], got {value}")
-        kinds = self.occluder_kinds
-        if isinstance(kinds, str) or not kinds or not set(kinds) <= set(OCCLUDER_KINDS):
-            raise ValueError(
-                f"occluder_kinds must be a non-empty tuple drawn from {OCCLUDER_KINDS}, "
-                f"got {kinds!r}"
-            )
-        if len(set(kinds)) != len(kinds):
-            raise ValueError(f"occluder_kinds must not repeat a kind, got {kinds!r}")
-        if not isinstance(self.self_occlusion, bool):
-            raise ValueError(f"self_occlusion must be True or False, got {self.self_occlusion!r}")
-        object.__setattr__(self, "occluder_kinds", tuple(kinds))
+        check_knobs(self, _KNOB_RANGES)
+        kinds = check_choices("FaceSynthConfig.occluder_kinds", self.occluder_kinds, OCCLUDER_KINDS)
+        check_flag("FaceSynthConfig.self_occlusion", self.self_occlusion)
+        object.__setattr__(self, "occluder_kinds", kinds)
 
     def as_dict(self) -> dict:
         """The knobs as a JSON-serialisable dict (tuples become lists)."""
@@ -401,6 +399,19 @@ class FaceSynthConfig:
         values["occluder_kinds"] = list(self.occluder_kinds)
         return values
 
+
+#: Accepted range of each numeric knob of :class:`FaceSynthConfig`.
+_KNOB_RANGES: dict[str, tuple[float, float]] = {
+    "occlusion": (0.0, 4.0),
+    "occluder_size": (0.05, 1.5),
+    "pose_range": (0.0, 1.0),
+    "expression": (0.0, 1.0),
+    "identity": (0.0, 2.0),
+    "clutter": (0.0, 1.0),
+    "lighting": (0.0, 1.0),
+    "blur": (0.0, 3.0),
+    "noise": (0.0, 0.5),
+}
 
 #: The default knobs (a module constant so that function defaults are never mutable calls).
 DEFAULT_FACE_CONFIG = FaceSynthConfig()
@@ -549,158 +560,18 @@ def _sample_shape(rng: np.random.Generator, config: FaceSynthConfig, image_size:
 # --------------------------------------------------------------------------------------------
 
 
-def _spline(points: np.ndarray, samples: int = 5) -> np.ndarray:
-    """An open Catmull-Rom curve through (N, 2) points (``samples`` per segment)."""
-    points = np.asarray(points, dtype=np.float64)
-    padded = np.concatenate([points[:1], points, points[-1:]])
-    t = np.linspace(0.0, 1.0, samples, endpoint=False)[:, None]
-    t2, t3 = t * t, t * t * t
-    pieces = []
-    for i in range(len(points) - 1):
-        p0, p1, p2, p3 = padded[i], padded[i + 1], padded[i + 2], padded[i + 3]
-        pieces.append(
-            0.5
-            * (
-                2 * p1
-                + (p2 - p0) * t
-                + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t2
-                + (3 * p1 - p0 - 3 * p2 + p3) * t3
-            )
-        )
-    pieces.append(points[-1:])
-    return np.concatenate(pieces)
-
-
-def _flat(points: np.ndarray) -> list[float]:
-    """(N, 2) array to the flat coordinate list Pillow's drawing functions take."""
-    return np.asarray(points, dtype=np.float64).ravel().tolist()
-
-
-def _ellipse_points(centre, radii, angle: float = 0.0, num: int = 20) -> np.ndarray:
-    """(num, 2) points of a rotated 2-D ellipse."""
-    t = np.linspace(0.0, 2 * np.pi, num, endpoint=False)
-    local = np.stack([radii[0] * np.cos(t), radii[1] * np.sin(t)], axis=1)
-    c, s = math.cos(angle), math.sin(angle)
-    return local @ np.array([[c, s], [-s, c]]) + np.asarray(centre)
-
-
-class _Canvas:
-    """A float RGB image at the drawing resolution plus mask-based painting."""
-
-    def __init__(self, size: int, pixels: np.ndarray) -> None:
-        self.size = size
-        self.pixels = pixels
-
-    def new_mask(self) -> tuple[Image.Image, ImageDraw.ImageDraw]:
-        mask = Image.new("L", (self.size, self.size), 0)
-        return mask, ImageDraw.Draw(mask)
-
-    def paint(self, mask: Image.Image, colour, opacity: float = 1.0) -> None:
-        """Blend ``colour`` (an RGB triple or a :class:`_Texture`) where ``mask`` is set."""
-        box = mask.getbbox()
-        if box is None:
-            return
-        x0, y0, x1, y1 = box
-        alpha = np.asarray(mask.crop(box), dtype=np.float32) * (opacity / 255.0)
-        region = self.pixels[y0:y1, x0:x1]
-        if isinstance(colour, _Texture):
-            source = colour.render(x0, y0, x1, y1)
-        else:
-            source = np.asarray(colour, dtype=np.float32)
-        region += alpha[..., None] * (source - region)
-
-    def paint_polygon(self, points: np.ndarray, colour, opacity: float = 1.0) -> Image.Image:
-        mask, draw = self.new_mask()
-        draw.polygon(_flat(points), fill=255)
-        self.paint(mask, colour, opacity)
-        return mask
-
-
-def _muted_colour(rng: np.random.Generator) -> np.ndarray:
-    """A random colour pulled towards its grey, as most colours in photographs are."""
-    red, green, blue, saturation = rng.random(4).tolist()
-    colour = 15 + 225 * np.array([red, green, blue])
-    grey = 75 + 75 * (red + green + blue)
-    return grey + (colour - grey) * (0.15 + 0.65 * saturation)
-
-
-def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
-    """(size, size, 3) smooth colour noise in [-1, 1] (bicubic upsampling of a random grid)."""
-    grid = Image.fromarray(rng.integers(0, 256, size=(cells, cells, 3), dtype=np.uint8))
-    smooth = np.asarray(grid.resize((size, size), Image.BICUBIC), dtype=np.float32)
-    return smooth / 127.5 - 1.0
-
-
-@dataclass(frozen=True)
-class _Texture:
-    """A procedural texture in image pixels, evaluated only over the box it is painted in.
-
-    It blends ``first`` into ``second`` by a pattern: ``"noise"`` (smooth blobs of ``cells``
-    cells across), ``"streaks"`` (hair-like strands), ``"stripes"`` and ``"checks"`` (of
-    ``period`` pixels at ``angle``) or ``"gradient"`` (along ``angle``).
-    """
-
-    kind: str
-    first: np.ndarray
-    second: np.ndarray
-    angle: float = 0.0
-    period: float = 8.0
-    cells: int = 6
-    seed: int = 0
-
-    @classmethod
-    def random(cls, rng: np.random.Generator, colour, scale: float) -> _Texture:
-        """A random pattern around ``colour``; ``scale`` is image pixels per output pixel."""
-        return cls(
-            kind=("noise", "stripes", "checks", "gradient")[rng.integers(4)],
-            first=np.asarray(colour, dtype=np.float64),
-            second=rng.uniform(0, 255, size=3),
-            angle=float(rng.uniform(0, np.pi)),
-            period=float(rng.uniform(3.0, 14.0) * scale),
-            cells=int(rng.integers(2, 9)),
-            seed=int(rng.integers(2**31)),
-        )
-
-    @classmethod
-    def shaded(
-        cls, rng: np.random.Generator, colour, contrast: float, kind: str = "noise"
-    ) -> _Texture:
-        """``colour`` with a brightness variation of +-``contrast`` (fabric, skin, hair)."""
-        colour = np.asarray(colour, dtype=np.float64)
-        return cls(
-            kind=kind,
-            first=colour * (1 - contrast),
-            second=colour * (1 + contrast),
-            cells=int(rng.integers(2, 6)),
-            seed=int(rng.integers(2**31)),
-        )
-
-    def render(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-        """(y1 - y0, x1 - x0, 3) float32 colours of the box [x0, x1) x [y0, y1)."""
-        height, width = y1 - y0, x1 - x0
-        if self.kind in ("noise", "streaks"):
-            if self.kind == "noise":
-                grid = (self.cells, self.cells)
-            else:
-                grid = (max(2, height // 24), max(2, width // 3))
-            rng = np.random.default_rng(self.seed)
-            cells = Image.fromarray(rng.integers(0, 256, size=grid, dtype=np.uint8))
-            weight = np.asarray(cells.resize((width, height), Image.BICUBIC), np.float32) / 255
-        else:
-            x = np.arange(x0, x1, dtype=np.float32)[None, :]
-            y = np.arange(y0, y1, dtype=np.float32)[:, None]
-            c, s = math.cos(self.angle), math.sin(self.angle)
-            along = x * c + y * s
-            if self.kind == "stripes":
-                weight = (np.sin(along * (2 * np.pi / self.period)) > 0).astype(np.float32)
-            elif self.kind == "checks":
-                across = y * c - x * s
-                weight = (np.floor(along / self.period) + np.floor(across / self.period)) % 2
-            else:
-                weight = (along - along.min()) / (np.ptp(along) + 1e-6)
-        weight = weight.astype(np.float32)[..., None]
-        first = self.first.astype(np.float32)
-        return first + weight * (self.second.astype(np.float32) - first)
+def _random_texture(rng: np.random.Generator, colour, scale: float) -> Texture:
+    """A random pattern around ``colour``; ``scale`` is image pixels per output pixel."""
+    # Keyword order is draw order.
+    return Texture(
+        kind=("noise", "stripes", "checks", "gradient")[rng.integers(4)],
+        first=np.asarray(colour, dtype=np.float64),
+        second=rng.uniform(0, 255, size=3),
+        angle=float(rng.uniform(0, np.pi)),
+        period=float(rng.uniform(3.0, 14.0) * scale),
+        cells=int(rng.integers(2, 9)),
+        seed=int(rng.integers(2**31)),
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -757,16 +628,20 @@ class _Appearance:
     seed: int
 
 
-def _sample_appearance(rng: np.random.Generator, config: FaceSynthConfig) -> _Appearance:
+def _skin_tone(rng: np.random.Generator) -> np.ndarray:
+    """A skin colour between :data:`_SKIN_LIGHT` and :data:`_SKIN_DARK`."""
     tone = rng.beta(1.6, 1.6)
-    skin = _SKIN_LIGHT * (1 - tone) + _SKIN_DARK * tone
-    skin = skin * rng.uniform(0.94, 1.06, size=3)
+    return _SKIN_LIGHT * (1 - tone) + _SKIN_DARK * tone
+
+
+def _sample_appearance(rng: np.random.Generator, config: FaceSynthConfig) -> _Appearance:
+    skin = _skin_tone(rng) * rng.uniform(0.94, 1.06, size=3)
     lips = skin * np.array([0.88, 0.62, 0.62]) + rng.uniform(-10, 10, size=3)
     styles = list(HAIR_STYLES)
     hair_style = styles[rng.choice(len(styles), p=list(HAIR_STYLES.values()))]
-    hair = _HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))] * rng.uniform(0.85, 1.15)
+    hair = pick(rng, _HAIR_COLOURS, 0.85, 1.15)
     brows = np.minimum(hair, skin) * rng.uniform(0.4, 0.8)
-    iris = _EYE_COLOURS[rng.integers(len(_EYE_COLOURS))] * rng.uniform(0.8, 1.2)
+    iris = pick(rng, _EYE_COLOURS, 0.8, 1.2)
     clothes = rng.uniform(0, 255, size=3)
     azimuth = rng.uniform(0, 2 * np.pi)
     elevation = rng.uniform(0.35, 1.2)
@@ -811,27 +686,24 @@ def _clutter_shape(rng: np.random.Generator, image: Image.Image) -> None:
     centre = np.array([cx, cy]) * 1.2 * size - 0.1 * size
     radius = (0.04 + 0.26 * radius) * size
     if kind < 0.25:
-        corners = _ellipse_points(centre, (radius, radius * (0.2 + 0.8 * aspect)), angle * np.pi, 4)
-        draw.polygon(_flat(corners), fill=opacity)
+        corners = ellipse_points(centre, (radius, radius * (0.2 + 0.8 * aspect)), angle * np.pi, 4)
+        draw.polygon(flat(corners), fill=opacity)
     elif kind < 0.5:
         draw.ellipse([*(centre - radius), *(centre + radius)], fill=opacity)
     elif kind < 0.75:
-        count = 3 + int(5 * extra)
-        angles = np.sort(rng.uniform(0, 2 * np.pi, size=count))
-        radii = radius * rng.uniform(0.4, 1.0, size=count)
-        points = centre + np.stack([np.cos(angles), np.sin(angles)], axis=1) * radii[:, None]
-        draw.polygon(_flat(points), fill=opacity)
+        points = random_polygon(rng, centre, 3 + int(5 * extra), radius, 0.4)
+        draw.polygon(flat(points), fill=opacity)
     else:
         direction = angle * 2 * np.pi
         end = centre + np.array([math.cos(direction), math.sin(direction)]) * aspect * size * 0.8
         width = max(1, int((0.005 + 0.025 * extra) * size))
-        draw.line(_flat(np.stack([centre, end])), fill=opacity, width=width)
+        draw.line(flat(np.stack([centre, end])), fill=opacity, width=width)
     box = mask.getbbox()
     if box is None:
         return
-    colour = _muted_colour(rng)
+    colour = muted_colour(rng)
     if rng.random() < 0.5:
-        texture = _Texture.random(rng, colour, 1.0).render(*box)
+        texture = _random_texture(rng, colour, 1.0).render(*box)
         fill = Image.fromarray(np.clip(texture, 0, 255).astype(np.uint8))
     else:
         fill = tuple(int(c) for c in colour)
@@ -848,7 +720,7 @@ class _FaceRenderer:
         self.look = look
         self.rng = np.random.default_rng(look.seed)
         self.unit = face.camera.scale * SUPERSAMPLING  # drawing pixels per template unit
-        self.canvas: _Canvas | None = None
+        self.canvas: Canvas | None = None
 
     def px(self, points: np.ndarray) -> np.ndarray:
         """Output-pixel coordinates to drawing-pixel coordinates (pixel-centre convention)."""
@@ -871,22 +743,22 @@ class _FaceRenderer:
         resolution and upsampled: it is out of focus behind the face anyway.
         """
         size = self.image_size
-        ramp = _Texture(
-            "gradient", _muted_colour(rng), _muted_colour(rng), angle=rng.uniform(0, 2 * np.pi)
+        ramp = Texture(
+            "gradient", muted_colour(rng), muted_colour(rng), angle=rng.uniform(0, 2 * np.pi)
         )
         pixels = ramp.render(0, 0, size, size)
         cells = int(rng.integers(3, 12))
-        blotches = _smooth_noise(rng, size, cells)
+        blotches = upsampled_noise(rng, (cells, cells, 3), size, size) / 127.5 - 1.0
         blotches = blotches.mean(axis=2, keepdims=True) * 0.7 + blotches * 0.3
         pixels += blotches * (10 + 60 * clutter)
-        wallpaper = _Texture.random(rng, pixels.mean(axis=(0, 1)), 1.0)
+        wallpaper = _random_texture(rng, pixels.mean(axis=(0, 1)), 1.0)
         if rng.random() < clutter * 0.6:
             pixels = pixels * 0.6 + wallpaper.render(0, 0, size, size) * 0.4
         image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
         for shape_seed in shape_seeds:
             _clutter_shape(np.random.default_rng(shape_seed), image)
         upsampled = image.resize((self.size, self.size), Image.BILINEAR)
-        self.canvas = _Canvas(self.size, np.asarray(upsampled, dtype=np.float32).copy())
+        self.canvas = Canvas(np.asarray(upsampled, dtype=np.float32).copy())
 
     def torso(self) -> None:
         """Long hair hanging behind the shoulders, the neck and the clothed shoulders."""
@@ -907,7 +779,7 @@ class _FaceRenderer:
             )
             points = np.column_stack([outline, np.full(len(outline), -0.95)])
             mask, draw = self.canvas.new_mask()
-            draw.polygon(_flat(self.head(points)), fill=255)
+            draw.polygon(flat(self.head(points)), fill=255)
             self.paint_hair(mask)
         neck_top = np.array([(-0.38, 0.55, -0.55), (0.38, 0.55, -0.55)])
         neck_bottom = np.array([(0.44, 2.6, -0.55), (-0.44, 2.6, -0.55)])
@@ -931,7 +803,7 @@ class _FaceRenderer:
         )
         points = np.column_stack([shoulders, np.full(len(shoulders), -0.55)])
         outline = self.body(points)
-        self.canvas.paint_polygon(outline, _Texture.shaded(self.rng, self.look.clothes, 0.12))
+        self.canvas.paint_polygon(outline, Texture.shaded(self.rng, self.look.clothes, 0.12))
 
     def ears(self, near: bool) -> None:
         """The ears behind the head's silhouette (``near=False``) or turned towards the camera.
@@ -972,28 +844,18 @@ class _FaceRenderer:
         """Paint the shaded head; returns its mask."""
         look = self.look
         mask, draw = self.canvas.new_mask()
-        draw.polygon(_flat(outline), fill=255)
+        draw.polygon(flat(outline), fill=255)
         box = mask.getbbox()
         if box is None:
             return mask
         x0, y0, x1, y1 = box
-        # Normals of a dome (the blurred silhouette), computed at the output resolution.
+        # The head is shaded as the dome of its blurred silhouette, at the output resolution.
         sigma = max(0.5, 0.12 * self.unit / SUPERSAMPLING)
-        small = mask.reduce(SUPERSAMPLING).filter(ImageFilter.GaussianBlur(sigma))
-        grad_y, grad_x = np.gradient(np.asarray(small, dtype=np.float32) / 255)
-        steepness = 4.0 * sigma
-        normal = np.stack([-grad_x * steepness, -grad_y * steepness, np.ones_like(grad_x)], -1)
-        normal /= np.linalg.norm(normal, axis=-1, keepdims=True)
-        lambert = np.clip(normal @ look.light.astype(np.float32), 0.0, 1.0)
-        strength = look.light_strength
-        shading_small = Image.fromarray((1 - strength) + strength * 1.15 * lambert)
-        shading = np.asarray(
-            shading_small.resize((self.size, self.size), Image.BILINEAR).crop(box), np.float32
-        )
-        blotches = _Texture.shaded(self.rng, look.skin, 0.04).render(x0, y0, x1, y1)
-        alpha = np.asarray(mask.crop(box), dtype=np.float32)[..., None] / 255
-        region = self.canvas.pixels[y0:y1, x0:x1]
-        region += alpha * (blotches * shading[..., None] - region)
+        shading = dome_shading(mask, SUPERSAMPLING, sigma, look.light, look.light_strength)
+        shading = np.asarray(shading.crop(box), np.float32)
+        blotches = Texture.shaded(self.rng, look.skin, 0.04).render(x0, y0, x1, y1)
+        alpha = np.asarray(mask.crop(box), dtype=np.float32) / 255
+        self.canvas.paint((slice(y0, y1), slice(x0, x1)), alpha, blotches * shading[..., None])
         return mask
 
     def shadows_and_highlights(self, head_mask: Image.Image) -> None:
@@ -1013,14 +875,14 @@ class _FaceRenderer:
                     )
                 ]
             )
-            draw.polygon(_flat(self.head(socket)), fill=110)
+            draw.polygon(flat(self.head(socket)), fill=110)
         light_side = 1.0 if self.look.light[0] >= 0 else -1.0
         bridge = lm[[27, 28, 29, 30]] + (-light_side * 0.06, 0.0, -0.04)
-        draw.line(_flat(self.head(bridge)), fill=150, width=max(1, int(0.05 * unit)))
+        draw.line(flat(self.head(bridge)), fill=150, width=max(1, int(0.05 * unit)))
         under_nose = lm[[31, 32, 33, 34, 35]] + (0, 0.025, -0.03)
-        draw.line(_flat(self.head(under_nose)), fill=170, width=max(1, int(0.04 * unit)))
+        draw.line(flat(self.head(under_nose)), fill=170, width=max(1, int(0.04 * unit)))
         under_lip = lm[[58, 57, 56]] + (0, 0.06, -0.03)
-        draw.line(_flat(self.head(under_lip)), fill=120, width=max(1, int(0.05 * unit)))
+        draw.line(flat(self.head(under_lip)), fill=120, width=max(1, int(0.05 * unit)))
         smile = max(0.0, self.face.expression["smile"])
         if smile > 0.2:
             for ala, corner in ((31, 48), (35, 54)):
@@ -1031,20 +893,20 @@ class _FaceRenderer:
                     ]
                 )
                 draw.line(
-                    _flat(self.head(fold)), fill=int(120 * smile), width=max(1, int(0.025 * unit))
+                    flat(self.head(fold)), fill=int(120 * smile), width=max(1, int(0.025 * unit))
                 )
         shadow = shadow.filter(ImageFilter.GaussianBlur(max(1.0, 0.035 * unit)))
         shadow = ImageChops.multiply(shadow, head_mask)
-        self.canvas.paint(shadow, self.look.skin * 0.45, opacity=0.7)
+        self.canvas.paint_mask(shadow, self.look.skin * 0.45, opacity=0.7)
 
         highlight, draw = self.canvas.new_mask()
         tip = self.head(lm[30:31] + (light_side * 0.02, -0.03, 0.0))[0]
         radius = 0.04 * unit
         draw.ellipse([*(tip - radius), *(tip + radius)], fill=200)
         ridge = self.head(lm[[27, 28, 29]] + (light_side * 0.02, 0.0, 0.0))
-        draw.line(_flat(ridge), fill=110, width=max(1, int(0.03 * unit)))
+        draw.line(flat(ridge), fill=110, width=max(1, int(0.03 * unit)))
         highlight = highlight.filter(ImageFilter.GaussianBlur(max(1.0, 0.03 * unit)))
-        self.canvas.paint(highlight, np.minimum(self.look.skin * 1.3 + 20, 255), opacity=0.5)
+        self.canvas.paint_mask(highlight, np.minimum(self.look.skin * 1.3 + 20, 255), opacity=0.5)
 
     def hair(self) -> None:
         """Hair over the cranium, above a hairline that always stays above the brows."""
@@ -1080,25 +942,25 @@ class _FaceRenderer:
         jaw = lm[_JAW] + np.column_stack([_side(lm[_JAW]) * 0.05, np.zeros(17), np.zeros(17)])
         face_region = np.concatenate([self.head(hairline), self.head(jaw[::-1])])
         exposed, draw = self.canvas.new_mask()
-        draw.polygon(_flat(face_region), fill=255)
+        draw.polygon(flat(face_region), fill=255)
 
         volume = 1.04 + 0.06 * look.hair_length
         axes = _CRANIUM_AXES * np.array([width * volume, volume, volume])
         centre = _CRANIUM_CENTRE + (0.0, -0.03, 0.0)
         cap = self.px(face.camera.ellipsoid_outline(centre, axes))
         hair, draw = self.canvas.new_mask()
-        draw.polygon(_flat(cap), fill=255)
+        draw.polygon(flat(cap), fill=255)
         if look.hair_style == "bob":
             for side in (-1.0, 1.0):
                 bob = np.array([(0.75, -0.6), (1.0, -0.2), (1.05, 0.9), (0.7, 1.0), (0.7, 0.0)])
                 bob = bob * (side * width, 1.0)
                 points = np.column_stack([bob, np.full(len(bob), -0.6)])
-                draw.polygon(_flat(self.head(points)), fill=255)
+                draw.polygon(flat(self.head(points)), fill=255)
         self.paint_hair(ImageChops.subtract(hair, exposed))
 
     def paint_hair(self, mask: Image.Image) -> None:
         """Hair colour with strands where ``mask`` is set."""
-        self.canvas.paint(mask, _Texture.shaded(self.rng, self.look.hair, 0.2, kind="streaks"))
+        self.canvas.paint_mask(mask, Texture.shaded(self.rng, self.look.hair, 0.2, kind="streaks"))
 
     def brows(self) -> None:
         """Tapered brows, thickest at their inner ends."""
@@ -1110,7 +972,7 @@ class _FaceRenderer:
             taper = 0.55 + 0.45 * (1 - np.abs(np.arange(5) - inner_end) / 4)
             upper = points + np.column_stack([np.zeros(5), -thickness * taper * 0.6, np.zeros(5)])
             lower = points + np.column_stack([np.zeros(5), thickness * taper * 0.4, np.zeros(5)])
-            outline = np.concatenate([_spline(self.head(upper)), _spline(self.head(lower))[::-1]])
+            outline = np.concatenate([spline(self.head(upper)), spline(self.head(lower))[::-1]])
             self.canvas.paint_polygon(outline, self.look.brows, opacity=0.9)
 
     def eyes(self) -> None:
@@ -1119,12 +981,12 @@ class _FaceRenderer:
         unit = self.unit
         for eye in (_LEFT_EYE, _RIGHT_EYE):
             corners = self.head(lm[eye])
-            upper = _spline(corners[[0, 1, 2, 3]])
-            lower = _spline(corners[[3, 4, 5, 0]])
+            upper = spline(corners[[0, 1, 2, 3]])
+            lower = spline(corners[[3, 4, 5, 0]])
             outline = np.concatenate([upper, lower[1:-1]])
             opening, draw = self.canvas.new_mask()
-            draw.polygon(_flat(outline), fill=255)
-            self.canvas.paint(opening, (235.0, 230.0, 222.0))
+            draw.polygon(flat(outline), fill=255)
+            self.canvas.paint_mask(opening, (235.0, 230.0, 222.0))
             width3d = np.linalg.norm(lm[eye[3]] - lm[eye[0]])
             centre3d = lm[eye].mean(axis=0) + (
                 self.look.gaze[0] * 0.2 * width3d,
@@ -1139,18 +1001,18 @@ class _FaceRenderer:
                 ]
             )
             iris, draw = self.canvas.new_mask()
-            draw.polygon(_flat(self.head(iris3d)), fill=255)
+            draw.polygon(flat(self.head(iris3d)), fill=255)
             pupil3d = centre3d + (iris3d - centre3d) * 0.45
             pupil, pupil_draw = self.canvas.new_mask()
-            pupil_draw.polygon(_flat(self.head(pupil3d)), fill=255)
+            pupil_draw.polygon(flat(self.head(pupil3d)), fill=255)
             for layer, colour in ((iris, self.look.iris), (pupil, (15.0, 12.0, 12.0))):
-                self.canvas.paint(ImageChops.multiply(layer, opening), colour)
+                self.canvas.paint_mask(ImageChops.multiply(layer, opening), colour)
             lids, draw = self.canvas.new_mask()
-            draw.line(_flat(upper), fill=255, width=max(1, round(0.03 * unit)), joint="curve")
-            draw.line(_flat(lower), fill=110, width=max(1, round(0.015 * unit)), joint="curve")
+            draw.line(flat(upper), fill=255, width=max(1, round(0.03 * unit)), joint="curve")
+            draw.line(flat(lower), fill=110, width=max(1, round(0.015 * unit)), joint="curve")
             crease = self.head(lm[eye[[0, 1, 2, 3]]] + (0, -0.045, 0))
-            draw.line(_flat(_spline(crease)), fill=70, width=max(1, round(0.015 * unit)))
-            self.canvas.paint(lids, self.look.brows * 0.5 + 10)
+            draw.line(flat(spline(crease)), fill=70, width=max(1, round(0.015 * unit)))
+            self.canvas.paint_mask(lids, self.look.brows * 0.5 + 10)
 
     def nose(self) -> None:
         """Alar creases, the ridge's silhouette when turned, and the nostrils."""
@@ -1166,15 +1028,15 @@ class _FaceRenderer:
                     lm[ala[1]] + (0, 0.01, 0.0),
                 ]
             )
-            draw.line(_flat(_spline(self.head(curve))), fill=150, width=width, joint="curve")
+            draw.line(flat(spline(self.head(curve))), fill=150, width=width, joint="curve")
         # Under yaw the nose's far side becomes a silhouette against the cheek behind it.
         facing = (LANDMARK_NORMALS[[31, 35]] @ self.face.camera.rotation.T)[:, 2]
         far_ala = 31 if facing[0] < facing[1] else 35
         turn = float(abs(facing[0] - facing[1]))
         if turn > 0.2:
-            ridge = _spline(self.head(lm[[27, 28, 29, 30, far_ala]]))
-            draw.line(_flat(ridge), fill=min(255, int(300 * turn)), width=width, joint="curve")
-        self.canvas.paint(lines, self.look.skin * 0.55)
+            ridge = spline(self.head(lm[[27, 28, 29, 30, far_ala]]))
+            draw.line(flat(ridge), fill=min(255, int(300 * turn)), width=width, joint="curve")
+        self.canvas.paint_mask(lines, self.look.skin * 0.55)
         tilt = np.array([0.0, 0.7, -0.7])
         for left, right in ((31, 33), (33, 35)):
             centre = (lm[left] + lm[right]) / 2 + (0, -0.005, 0)
@@ -1188,10 +1050,10 @@ class _FaceRenderer:
         """Upper and lower lips, the mouth cavity and upper teeth when open, the lip line."""
         lm = self.face.landmarks3d
         unit = self.unit
-        outer_upper = _spline(self.head(lm[_OUTER_UPPER_LIP]))
-        outer_lower = _spline(self.head(lm[_OUTER_LOWER_LIP]))
-        inner_upper = _spline(self.head(lm[_INNER_UPPER_LIP]))
-        inner_lower = _spline(self.head(lm[_INNER_LOWER_LIP]))
+        outer_upper = spline(self.head(lm[_OUTER_UPPER_LIP]))
+        outer_lower = spline(self.head(lm[_OUTER_LOWER_LIP]))
+        inner_upper = spline(self.head(lm[_INNER_UPPER_LIP]))
+        inner_lower = spline(self.head(lm[_INNER_LOWER_LIP]))
         lips = self.look.lips
         self.canvas.paint_polygon(np.concatenate([outer_upper, inner_upper[::-1]]), lips * 0.92)
         self.canvas.paint_polygon(np.concatenate([outer_lower, inner_lower[::-1]]), lips)
@@ -1207,8 +1069,8 @@ class _FaceRenderer:
             )
             self.canvas.paint_polygon(self.head(teeth3d), (225.0, 220.0, 205.0), opacity=0.9)
         line, draw = self.canvas.new_mask()
-        draw.line(_flat(inner_upper), fill=255, width=max(1, round(0.02 * unit)), joint="curve")
-        self.canvas.paint(line, lips * 0.45)
+        draw.line(flat(inner_upper), fill=255, width=max(1, round(0.02 * unit)), joint="curve")
+        self.canvas.paint_mask(line, lips * 0.45)
 
     def render(self, background_rng, shape_seeds, clutter: float) -> None:
         """Everything but the occluders, back to front."""
@@ -1249,7 +1111,7 @@ def _draw_occluder(
     renderer: _FaceRenderer,
     landmarks_px: np.ndarray,
     size_fraction: float,
-) -> tuple[Image.Image, np.ndarray | _Texture]:
+) -> tuple[Image.Image, np.ndarray | Texture]:
     """Mask and colour (or texture) of one occluder, in drawing pixels."""
     canvas = renderer.canvas
     face_size = _box_size(landmarks_px)
@@ -1259,12 +1121,12 @@ def _draw_occluder(
     mask, draw = canvas.new_mask()
     if kind == "hand":
         colour = _hand(rng, draw, target, size, renderer.look.skin)
-        return mask, _Texture.shaded(rng, colour, 0.12)
+        return mask, Texture.shaded(rng, colour, 0.12)
     if kind == "bar":
         return mask, _bar(rng, draw, target, size, landmarks_px)
     points = _patch_outline(rng, target, size)
-    draw.polygon(_flat(points), fill=255)
-    return mask, _Texture.random(rng, rng.uniform(0, 255, size=3), SUPERSAMPLING)
+    draw.polygon(flat(points), fill=255)
+    return mask, _random_texture(rng, rng.uniform(0, 255, size=3), SUPERSAMPLING)
 
 
 def _hand(rng, draw: ImageDraw.ImageDraw, centre, size: float, face_skin) -> np.ndarray:
@@ -1278,8 +1140,8 @@ def _hand(rng, draw: ImageDraw.ImageDraw, centre, size: float, face_skin) -> np.
         local = np.atleast_2d(local) * (mirror, 1.0)
         return local @ to_image + centre
 
-    palm = place(_ellipse_points((0.0, 0.15), (0.5, 0.55), num=20))
-    draw.polygon(_flat(palm), fill=255)
+    palm = place(ellipse_points((0.0, 0.15), (0.5, 0.55), num=20))
+    draw.polygon(flat(palm), fill=255)
     spread = rng.uniform(0.0, 0.25)
     curl = rng.uniform(0.6, 1.0)
     width = max(2, round(0.2 * size))
@@ -1289,23 +1151,22 @@ def _hand(rng, draw: ImageDraw.ImageDraw, centre, size: float, face_skin) -> np.
         direction /= np.linalg.norm(direction)
         base = np.array([base_x, -0.3])
         finger = place(np.stack([base, base + direction * length]))
-        draw.line(_flat(finger), fill=255, width=width)
+        draw.line(flat(finger), fill=255, width=width)
         radius = width / 2
         for end in finger:
             draw.ellipse([*(end - radius), *(end + radius)], fill=255)
     thumb_direction = np.array([math.cos(-0.6), math.sin(-0.6)])
     thumb = place(np.stack([(0.4, 0.3), np.array([0.4, 0.3]) + thumb_direction * 0.6 * curl]))
-    draw.line(_flat(thumb), fill=255, width=max(2, round(0.24 * size)))
+    draw.line(flat(thumb), fill=255, width=max(2, round(0.24 * size)))
     radius = round(0.12 * size)
     for end in thumb:
         draw.ellipse([*(end - radius), *(end + radius)], fill=255)
     if rng.random() < 0.5:
-        tone = rng.beta(1.6, 1.6)
-        return _SKIN_LIGHT * (1 - tone) + _SKIN_DARK * tone
+        return _skin_tone(rng)
     return np.asarray(face_skin) * rng.uniform(0.9, 1.1)
 
 
-def _bar(rng, draw, target, size: float, landmarks_px) -> np.ndarray | _Texture:
+def _bar(rng, draw, target, size: float, landmarks_px) -> np.ndarray | Texture:
     """Sunglasses, a scarf or mask band across the face, or a stick; returns its colour.
 
     The band is as tall as ``size`` and as wide as the face; the stick crosses the image.
@@ -1321,9 +1182,9 @@ def _bar(rng, draw, target, size: float, landmarks_px) -> np.ndarray | _Texture:
         for eye in (_LEFT_EYE, _RIGHT_EYE):
             centre = landmarks_px[eye].mean(axis=0)
             radii = (0.24 * interocular, 0.17 * interocular)
-            draw.polygon(_flat(_ellipse_points(centre, radii, angle)), fill=255)
+            draw.polygon(flat(ellipse_points(centre, radii, angle)), fill=255)
         bridge = np.stack([landmarks_px[39], landmarks_px[42]]) - down * 0.05 * interocular
-        draw.line(_flat(bridge), fill=255, width=width)
+        draw.line(flat(bridge), fill=255, width=width)
         for outer, temple in ((36, 0), (45, 16)):
             arm = np.stack(
                 [
@@ -1331,7 +1192,7 @@ def _bar(rng, draw, target, size: float, landmarks_px) -> np.ndarray | _Texture:
                     landmarks_px[temple] - down * 0.05 * interocular,
                 ]
             )
-            draw.line(_flat(arm), fill=255, width=width)
+            draw.line(flat(arm), fill=255, width=width)
         return rng.uniform(0, 60, size=3)
     if style == 1:
         half_width = 0.75 * _box_size(landmarks_px)
@@ -1345,14 +1206,14 @@ def _bar(rng, draw, target, size: float, landmarks_px) -> np.ndarray | _Texture:
                 bottom - across * half_width,
             ]
         )
-        draw.polygon(_flat(band), fill=255)
-        return _Texture.random(rng, rng.uniform(0, 255, size=3), SUPERSAMPLING)
+        draw.polygon(flat(band), fill=255)
+        return _random_texture(rng, rng.uniform(0, 255, size=3), SUPERSAMPLING)
     direction = rng.uniform(0, np.pi)
     axis = np.array([math.cos(direction), math.sin(direction)])
     half_length = size * rng.uniform(1.5, 3.0)
     stick = np.stack([target - axis * half_length, target + axis * half_length])
-    draw.line(_flat(stick), fill=255, width=max(2, round(size * rng.uniform(0.2, 0.4))))
-    return _Texture.shaded(rng, rng.uniform(0, 255, size=3), 0.2, kind="gradient")
+    draw.line(flat(stick), fill=255, width=max(2, round(size * rng.uniform(0.2, 0.4))))
+    return Texture.shaded(rng, rng.uniform(0, 255, size=3), 0.2, kind="gradient")
 
 
 def _patch_outline(rng, centre, size: float) -> np.ndarray:
@@ -1360,16 +1221,13 @@ def _patch_outline(rng, centre, size: float) -> np.ndarray:
     shape = rng.integers(3)
     angle = rng.uniform(0, np.pi)
     if shape == 0:
-        count = int(rng.integers(5, 10))
-        angles = np.sort(rng.uniform(0, 2 * np.pi, size=count))
-        radii = 0.5 * size * rng.uniform(0.6, 1.0, size=count)
-        return centre + np.stack([np.cos(angles), np.sin(angles)], axis=1) * radii[:, None]
+        return random_polygon(rng, centre, int(rng.integers(5, 10)), 0.5 * size, 0.6)
     aspect = rng.uniform(0.5, 1.0)
     num = 24 if shape == 1 else 4
     radii = (0.5 * size, 0.5 * size * aspect)
     if shape == 2:
         radii = (0.5 * size * math.sqrt(2), 0.5 * size * aspect * math.sqrt(2))
-    return _ellipse_points(centre, radii, angle, num=num)
+    return ellipse_points(centre, radii, angle, num=num)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1385,7 +1243,7 @@ def _finish(pixels: np.ndarray, image_size: int, tint, blur_sigma: float, noise)
     image = Image.fromarray(drawn).resize((image_size, image_size), Image.BOX)
     if blur_sigma > 0.05:
         image = image.filter(ImageFilter.GaussianBlur(blur_sigma))
-    return np.clip(np.asarray(image, np.float32) + noise, 0, 255).round().astype(np.uint8)
+    return quantize(np.asarray(image, np.float32) + noise)
 
 
 def render_face(
@@ -1400,7 +1258,10 @@ def render_face(
     With ``keep_clean`` the result also holds the same image without occluders (used to check
     that occluded landmarks really are covered).
     """
-    _check_sizes(1, image_size)
+    check_count("image_size", image_size, MIN_IMAGE_SIZE)
+    check_count("seed", seed, 0)
+    check_count("index", index, 0)
+    check_config(config, FaceSynthConfig)
     # Independent streams per aspect; the k-th clutter shape and the k-th occluder have their
     # own child sequences, so a knob that adds shapes or occluders leaves the others unchanged.
     sequences = dict(
@@ -1430,16 +1291,15 @@ def render_face(
             landmarks_px,
             config.occluder_size,
         )
-        renderer.canvas.paint(mask, colour)
+        renderer.canvas.paint_mask(mask, colour)
         # A dark rim (edge shading, contact shadow) so that an occluder in the face's own skin
         # tone still has a visible outline.
         rim = ImageChops.subtract(mask, mask.filter(ImageFilter.MinFilter(3)))
-        renderer.canvas.paint(rim, (20.0, 15.0, 10.0), opacity=0.45)
+        renderer.canvas.paint_mask(rim, (20.0, 15.0, 10.0), opacity=0.45)
         coverage = np.maximum(coverage, np.asarray(mask, np.float32) / 255)
 
-    pixel = np.clip(np.round(landmarks_px).astype(int), 0, renderer.size - 1)
-    inside = _inside(landmarks, image_size)
-    by_occluder = (coverage[pixel[:, 1], pixel[:, 0]] > 0.5) & inside
+    inside = inside_image(landmarks, image_size)
+    by_occluder = covered(coverage, landmarks_px) & inside
     blur_sigma = float(sensor.uniform(0.0, config.blur))
     noise = sensor.standard_normal((image_size, image_size, 3), dtype=np.float32)
     noise *= config.noise * 255.0
@@ -1467,22 +1327,6 @@ def render_face(
     )
 
 
-def _inside(points: np.ndarray, image_size: int) -> np.ndarray:
-    """(K,) bool: the point lies in the image (pixel-centre convention)."""
-    return np.all((points >= -0.5) & (points <= image_size - 0.5), axis=1)
-
-
-def _check_sizes(num_images: int, image_size: int) -> None:
-    if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)):
-        raise ValueError(f"num_images must be an integer >= 1, got {num_images!r}")
-    if num_images < 1:
-        raise ValueError(f"num_images must be >= 1, got {num_images}")
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)):
-        raise ValueError(f"image_size must be an integer >= 32, got {image_size!r}")
-    if image_size < 32:
-        raise ValueError(f"image_size must be >= 32 pixels, got {image_size}")
-
-
 def generate_faces(
     num_images: int,
     image_size: int,
@@ -1501,9 +1345,8 @@ def generate_faces(
         ``config.self_occlusion``), norms ``"interocular"`` and ``"box"``, and ``info`` with the
         generator's name and arguments.
     """
-    _check_sizes(num_images, image_size)
-    if not isinstance(config, FaceSynthConfig):
-        raise ValueError(f"config must be a FaceSynthConfig, got {type(config).__name__}")
+    num_images, image_size, seed = check_generator_args(num_images, image_size, seed)
+    check_config(config, FaceSynthConfig)
     images = np.empty((num_images, image_size, image_size, 3), dtype=np.uint8)
     joints = np.empty((num_images, FACE68.num_keypoints, 2), dtype=np.float32)
     valid = np.empty((num_images, FACE68.num_keypoints), dtype=bool)
@@ -1512,7 +1355,7 @@ def generate_faces(
         face = render_face(image_size, seed, i, config)
         images[i] = face.image
         joints[i] = face.landmarks
-        valid[i] = _inside(face.landmarks, image_size)
+        valid[i] = inside_image(face.landmarks, image_size)
         occluded[i] = face.occluded_by_occluder
         if config.self_occlusion:
             occluded[i] |= face.self_occluded
@@ -1524,8 +1367,8 @@ def generate_faces(
     info = {
         "name": "synthetic-face",
         "config": config.as_dict(),
-        "image_size": int(image_size),
-        "seed": int(seed),
-        "num_images": int(num_images),
+        "image_size": image_size,
+        "seed": seed,
+        "num_images": num_images,
     }
     return KeypointSet(images, joints, valid, occluded, norms, FACE68, info)

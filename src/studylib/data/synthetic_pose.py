@@ -28,7 +28,8 @@ plane by a global lean. Limbs pointing out of the image plane look shorter (fore
 projection can exaggerate a bend, the image-plane angle at an elbow or knee is also held to the
 joint's limit.
 
-*Rendering* (numpy and PIL). Limbs are tapered capsules, the torso a tapered polygon, the neck a
+*Rendering* (numpy and PIL, on the shared core :mod:`studylib.data.render`: its canvas, textures,
+palettes and cylinder shading). Limbs are tapered capsules, the torso a tapered polygon, the neck a
 capsule and the head an ellipse with hair and a face (eyes, nose and mouth placed by the head's
 yaw, so front and back views, and so left and right, can be told apart). Clothes use a small bank
 of procedural textures (solid, stripes, checks, smooth noise) and every part is shaded across its
@@ -47,9 +48,11 @@ patches. Finally a light gain, pixel noise (``noise``) and blur (``blur``).
 Annotations
 -----------
 ``joints`` are the main person's 16 joints in pixels (pixel-centre convention). ``valid`` marks the
-joints inside the image (x and y in ``[0, size - 1]``). ``occluded`` marks valid joints whose pixel
-is covered by something painted over the main person (an occluder, a distractor or a partial body in
-front); self-occlusion is not flagged. Occluded joints keep their true coordinates (as in MPII).
+joints inside the image with a half-pixel margin (:func:`~studylib.data.render.inside_image`): x
+and y in ``[0, size - 1]``, on or between the outermost pixel centres. ``occluded`` marks valid
+joints whose pixel is covered by something painted over the main person (an occluder, a distractor
+or a partial body in front); self-occlusion is not flagged. Occluded joints keep their true
+coordinates (as in MPII).
 ``norms["head"]`` is the MPII head size, ``MPII_HEAD_FACTOR`` (0.6) times the diagonal of the
 axis-aligned box of the drawn head ellipse; ``norms["torso"]`` is the distance from the right
 shoulder to the left hip (the LSP PCK convention).
@@ -57,11 +60,10 @@ shoulder to the left hip (the LSP PCK convention).
 
 from __future__ import annotations
 
-import colorsys
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from functools import lru_cache, partial
+from functools import partial
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -71,6 +73,21 @@ from PIL import Image, ImageDraw, ImageFilter
 from studylib import metrics
 from studylib.data.dataset import KeypointSet
 from studylib.data.keypoints import MPII
+from studylib.data.render import (
+    Canvas,
+    Texture,
+    check_config,
+    check_generator_args,
+    check_interval,
+    check_knobs,
+    covered,
+    ellipse_alpha,
+    hsv_colour,
+    inside_image,
+    local_frame,
+    pick,
+    quantize,
+)
 
 __all__ = [
     "JOINT_LIMITS",
@@ -194,6 +211,12 @@ _SIDE_SIGNS = (-1.0, 1.0)
 _DOWN = np.array([0.0, 1.0, 0.0])
 _UP = -_DOWN
 
+#: A joint is ``valid`` when it lies at least this far in from the image's edges (see
+#: :func:`~studylib.data.render.inside_image`), i.e. on or between the outermost pixel centres.
+#: The study's pose data was labelled with this margin; without it, joints in the half-pixel
+#: band along the edges would become valid and the data would change.
+_VALID_MARGIN = 0.5
+
 
 @dataclass(frozen=True)
 class PoseSynthConfig:
@@ -236,41 +259,26 @@ class PoseSynthConfig:
     blur: float = 0.3
 
     def __post_init__(self) -> None:
-        ranges = {
-            "clutter": (0.0, 1.0),
-            "distractors": (0.0, 10.0),
-            "partial_bodies": (0.0, 10.0),
-            "occlusion": (0.0, 10.0),
-            "occluder_size": (0.02, 1.0),
-            "pose_range": (0.0, 1.0),
-            "rotation": (0.0, 180.0),
-            "yaw_range": (0.0, 180.0),
-            "foreshortening": (0.0, 1.0),
-            "centre_jitter": (0.0, 0.25),
-            "noise": (0.0, 1.0),
-            "blur": (0.0, 1.0),
-        }
-        for name, (low, high) in ranges.items():
-            _check_range(name, getattr(self, name), low, high)
-        scale_range = self.scale_range
-        if not isinstance(scale_range, tuple | list) or len(scale_range) != 2:
-            raise ValueError(
-                f"PoseSynthConfig.scale_range must be a (low, high) pair, got {scale_range!r}"
-            )
-        for bound in scale_range:
-            _check_range("scale_range", bound, 0.2, 1.5)
-        if scale_range[0] > scale_range[1]:
-            raise ValueError(
-                f"PoseSynthConfig.scale_range must have low <= high, got {tuple(scale_range)}"
-            )
-        object.__setattr__(self, "scale_range", (float(scale_range[0]), float(scale_range[1])))
+        check_knobs(self, _KNOB_RANGES)
+        interval = check_interval("PoseSynthConfig.scale_range", self.scale_range, 0.2, 1.5)
+        object.__setattr__(self, "scale_range", interval)
 
 
-def _check_range(name: str, value, low: float, high: float) -> None:
-    """Raise ValueError naming ``name`` unless ``value`` is a real number in [low, high]."""
-    ok = isinstance(value, int | float | np.floating | np.integer) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"PoseSynthConfig.{name} must be in [{low:g}, {high:g}], got {value!r}")
+#: Accepted range of each scalar knob of :class:`PoseSynthConfig`.
+_KNOB_RANGES: dict[str, tuple[float, float]] = {
+    "clutter": (0.0, 1.0),
+    "distractors": (0.0, 10.0),
+    "partial_bodies": (0.0, 10.0),
+    "occlusion": (0.0, 10.0),
+    "occluder_size": (0.02, 1.0),
+    "pose_range": (0.0, 1.0),
+    "rotation": (0.0, 180.0),
+    "yaw_range": (0.0, 180.0),
+    "foreshortening": (0.0, 1.0),
+    "centre_jitter": (0.0, 0.25),
+    "noise": (0.0, 1.0),
+    "blur": (0.0, 1.0),
+}
 
 
 def generate_pose(
@@ -287,15 +295,9 @@ def generate_pose(
     Returns:
         A :class:`KeypointSet` with the MPII scheme, ``norms["head"]`` and ``norms["torso"]``.
     """
+    num_images, image_size, seed = check_generator_args(num_images, image_size, seed)
     config = PoseSynthConfig() if config is None else config
-    if not isinstance(config, PoseSynthConfig):
-        raise TypeError(f"config must be a PoseSynthConfig, got {type(config).__name__}")
-    for name, value, low in (("num_images", num_images, 1), ("image_size", image_size, 32)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    num_images, image_size, seed = int(num_images), int(image_size), int(seed)
+    check_config(config, PoseSynthConfig)
 
     num_joints = MPII.num_keypoints
     images = np.empty((num_images, image_size, image_size, 3), dtype=np.uint8)
@@ -334,87 +336,27 @@ def generate_pose(
 # Bodies and poses
 
 
-@dataclass(frozen=True)
-class _Material:
-    """A procedural surface: a pattern mixing two colours, in the primitive's own (u, v) frame."""
-
-    pattern: str  # "solid", "stripes", "checks" or "noise"
-    base: np.ndarray  # (3,) RGB in [0, 1]
-    accent: np.ndarray  # (3,) RGB in [0, 1]
-    period: float  # pattern period in pixels
-    angle: float  # pattern direction in radians
-    noise_index: int = 0
-
-    def colours(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        """Colours at local coordinates ``u`` (along) and ``v`` (across), (..., 3) float32."""
-        if self.pattern == "solid":
-            return self.base
-        cos_a, sin_a = math.cos(self.angle), math.sin(self.angle)
-        s = u * cos_a + v * sin_a
-        t = v * cos_a - u * sin_a
-        if self.pattern == "stripes":
-            mix = (np.sin(s * (2.0 * math.pi / self.period)) > 0).astype(np.float32)
-        elif self.pattern == "checks":
-            mix = ((np.floor(s / self.period) + np.floor(t / self.period)) % 2).astype(np.float32)
-        else:
-            texture = _noise_textures()[self.noise_index]
-            size = texture.shape[0]
-            texel = self.period / 4.0
-            rows = np.floor(t / texel).astype(np.int64) % size
-            cols = np.floor(s / texel).astype(np.int64) % size
-            mix = texture[rows, cols]
-        return self.base + mix[..., None] * (self.accent - self.base)
-
-
-@lru_cache(maxsize=1)
-def _noise_textures() -> np.ndarray:
-    """Four tileable smooth-noise textures (4, 64, 64) in [0, 1], from a fixed seed."""
-    rng = np.random.default_rng(20240601)
-    size = 64
-    freq = np.fft.fftfreq(size)
-    radius = np.sqrt(freq[:, None] ** 2 + freq[None, :] ** 2)
-    textures = []
-    for cutoff in (0.04, 0.08, 0.15, 0.3):
-        spectrum = np.fft.fft2(rng.standard_normal((size, size))) * np.exp(
-            -((radius / cutoff) ** 2)
-        )
-        field = np.real(np.fft.ifft2(spectrum))
-        field = (field - field.min()) / (field.max() - field.min())
-        textures.append(field)
-    return np.stack(textures).astype(np.float32)
-
-
-def _random_cloth_colour(rng: np.random.Generator) -> np.ndarray:
-    hue, saturation, value = rng.random(), rng.uniform(0.0, 0.85), rng.uniform(0.12, 0.95)
-    return np.array(colorsys.hsv_to_rgb(hue, saturation, value), dtype=np.float32)
-
-
-def _random_material(rng: np.random.Generator, period_scale: float) -> _Material:
-    """A cloth-like material; ``period_scale`` (pixels) sets the size of its pattern."""
-    pattern = str(rng.choice(("solid", "stripes", "checks", "noise"), p=(0.4, 0.2, 0.15, 0.25)))
-    base = _random_cloth_colour(rng)
+def _random_material(rng: np.random.Generator, period_scale: float) -> Texture:
+    """A cloth-like texture; ``period_scale`` (pixels) sets the size of its pattern."""
+    kind = str(rng.choice(("solid", "stripes", "checks", "tiles"), p=(0.4, 0.2, 0.15, 0.25)))
+    base = hsv_colour(rng)
     if rng.random() < 0.5:
         accent = np.clip(base * rng.uniform(0.4, 0.8), 0.0, 1.0).astype(np.float32)
     else:
-        accent = _random_cloth_colour(rng)
-    return _Material(
-        pattern=pattern,
-        base=base,
-        accent=accent,
+        accent = hsv_colour(rng)
+    # Keyword order is draw order: period, angle, then the tile.
+    return Texture(
+        kind=kind,
+        first=base,
+        second=accent,
         period=max(1.5, period_scale * rng.uniform(0.5, 1.5)),
         angle=float(rng.choice((0.0, math.pi / 2)) + rng.normal(0.0, 0.15)),
-        noise_index=int(rng.integers(4)),
+        tile=int(rng.integers(4)),
     )
 
 
-def _solid(colour: np.ndarray) -> _Material:
-    colour = np.asarray(colour, dtype=np.float32)
-    return _Material("solid", colour, colour, 1.0, 0.0)
-
-
-def _skin_material(rng: np.random.Generator) -> _Material:
-    tone = _SKIN_TONES[rng.integers(len(_SKIN_TONES))] * rng.uniform(0.92, 1.05)
-    return _solid(np.clip(tone, 0.0, 1.0))
+def _skin_material(rng: np.random.Generator) -> Texture:
+    return Texture.solid(np.clip(pick(rng, _SKIN_TONES, 0.92, 1.05), 0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -424,12 +366,12 @@ class _Body:
     lengths: dict[str, float]
     sizes: dict[str, float]
     radii: dict[str, float]
-    skin: _Material
+    skin: Texture
     hair: np.ndarray
     hairline: float
-    top: _Material
-    bottom: _Material
-    shoes: _Material
+    top: Texture
+    bottom: Texture
+    shoes: Texture
     sleeves: int  # 0 sleeveless, 1 short, 2 long
     long_trousers: bool
 
@@ -451,11 +393,11 @@ def _sample_body(rng: np.random.Generator, height_px: float) -> _Body:
         sizes=sizes,
         radii=radii,
         skin=_skin_material(rng),
-        hair=_HAIR_COLOURS[rng.integers(len(_HAIR_COLOURS))] * rng.uniform(0.85, 1.1),
+        hair=pick(rng, _HAIR_COLOURS, 0.85, 1.1),
         hairline=rng.uniform(0.2, 0.5),
         top=_random_material(rng, period),
         bottom=_random_material(rng, period),
-        shoes=_solid(_random_cloth_colour(rng) * 0.5),
+        shoes=Texture.solid(hsv_colour(rng) * 0.5),
         sleeves=int(rng.choice(3, p=(0.2, 0.35, 0.45))),
         long_trousers=bool(rng.random() < 0.7),
     )
@@ -829,204 +771,100 @@ def _random_figure(
 # Rendering
 
 
-class _Canvas:
-    """A float RGB image with anti-aliased, shaded primitives and an optional coverage mask."""
-
-    def __init__(self, size: int, light: np.ndarray) -> None:
-        self.size = size
-        self.rgb = np.zeros((size, size, 3), dtype=np.float32)
-        self.coverage = np.zeros((size, size), dtype=np.float32)
-        self.track_coverage = False
-        self.light = light
-        self._coords = np.arange(size, dtype=np.float32)
-
-    def _window(self, low: np.ndarray, high: np.ndarray):
-        x0, y0 = max(0, math.floor(low[0])), max(0, math.floor(low[1]))
-        x1, y1 = min(self.size, math.ceil(high[0]) + 1), min(self.size, math.ceil(high[1]) + 1)
-        if x0 >= x1 or y0 >= y1:
-            return None
-        return (
-            (slice(y0, y1), slice(x0, x1)),
-            self._coords[x0:x1][None, :],
-            self._coords[y0:y1][:, None],
-        )
-
-    def paint(self, region, alpha: np.ndarray, colour: np.ndarray) -> None:
-        pixels = self.rgb[region]
-        pixels += alpha[..., None] * (colour - pixels)
-        if self.track_coverage:
-            np.maximum(self.coverage[region], alpha, out=self.coverage[region])
-
-    def _shade(self, nx: np.ndarray, ny: np.ndarray, brightness: float) -> np.ndarray:
-        """Cylinder/sphere shading from the 2-D part of the surface normal."""
-        nz = np.sqrt(np.clip(1.0 - nx * nx - ny * ny, 0.0, 1.0))
-        lx, ly = self.light
-        return brightness * (0.5 + 0.4 * nz + 0.22 * (nx * lx + ny * ly))
-
-    def capsule(
-        self,
-        start: np.ndarray,
-        end: np.ndarray,
-        radii: tuple[float, float],
-        material: _Material,
-        brightness: float = 1.0,
-    ) -> None:
-        """A tapered capsule from ``start`` (radius ``radii[0]``) to ``end`` (``radii[1]``)."""
-        reach = max(radii) + 1.0
-        window = self._window(np.minimum(start, end) - reach, np.maximum(start, end) + reach)
-        if window is None:
-            return
-        region, xs, ys = window
-        dx, dy = float(end[0] - start[0]), float(end[1] - start[1])
-        length = math.hypot(dx, dy)
-        ex, ey = (dx / length, dy / length) if length > 1e-6 else (1.0, 0.0)
-        px, py = xs - float(start[0]), ys - float(start[1])
-        along = px * ex + py * ey
-        across = py * ex - px * ey
-        t = np.clip(along / max(length, 1e-6), 0.0, 1.0)
-        off = along - t * length
-        distance = np.sqrt(off * off + across * across)
-        radius = radii[0] + t * (radii[1] - radii[0])
-        alpha = np.clip(radius - distance + 0.5, 0.0, 1.0)
-        nx = (off * ex - across * ey) / radius
-        ny = (off * ey + across * ex) / radius
-        shade = self._shade(nx, ny, brightness)
-        self.paint(region, alpha, material.colours(along, across) * shade[..., None])
-
-    def torso(
-        self,
-        bottom: np.ndarray,
-        top: np.ndarray,
-        half_widths: tuple[float, float],
-        materials: tuple[_Material, _Material],
-        brightness: float,
-    ) -> None:
-        """A torso: tapered outline from hips to shoulders; the lowest part in ``materials[0]``."""
-        hip, shoulder = half_widths
-        axis = top - bottom
-        length = max(float(np.hypot(*axis)), 1e-3)
-        ex, ey = (axis / length) if np.hypot(*axis) > 1e-6 else (0.0, -1.0)
-        below, above = 0.45 * hip, 0.12 * shoulder
-        knots = np.array([-below, 0.0, 0.5 * length, 0.85 * length, length, length + above])
-        widths = np.array(
-            [
-                0.85 * hip,
-                hip,
-                0.88 * min(hip, shoulder) + 0.12 * shoulder,
-                0.97 * shoulder,
-                shoulder,
-                0.75 * shoulder,
-            ]
-        )
-        reach = max(hip, shoulder) + below + above + 1.0
-        window = self._window(np.minimum(bottom, top) - reach, np.maximum(bottom, top) + reach)
-        if window is None:
-            return
-        region, xs, ys = window
-        px, py = xs - float(bottom[0]), ys - float(bottom[1])
-        along = px * ex + py * ey
-        across = py * ex - px * ey
-        width = np.interp(along, knots, widths).astype(np.float32)
-        inside = np.minimum(
-            np.minimum(width - np.abs(across), along + below), length + above - along
-        )
-        alpha = np.clip(inside + 0.5, 0.0, 1.0)
-        normal = np.clip(across / width, -1.0, 1.0)
-        shade = self._shade(-normal * ey, normal * ex, brightness)
-        lower, upper = materials
-        colours = np.where(
-            (along < 0.12 * length)[..., None],
-            lower.colours(along, across),
-            upper.colours(along, across),
-        )
-        self.paint(region, alpha, colours * shade[..., None])
-
-    def ellipse(
-        self,
-        centre: np.ndarray,
-        axis: np.ndarray,
-        half_axes: tuple[float, float],
-        material: _Material,
-        brightness: float = 1.0,
-        box: bool = False,
-    ) -> None:
-        """A shaded ellipse (with ``box``, a rectangle); half-axes along ``axis`` and across it."""
-        half_u, half_v = max(half_axes[0], 0.3), max(half_axes[1], 0.3)
-        reach = max(half_u, half_v) + 1.0
-        window = self._window(centre - reach, centre + reach)
-        if window is None:
-            return
-        region, xs, ys = window
-        ex, ey = float(axis[0]), float(axis[1])
-        px, py = xs - float(centre[0]), ys - float(centre[1])
-        u = px * ex + py * ey
-        v = py * ex - px * ey
-        if box:
-            alpha = np.clip(np.minimum(half_u - np.abs(u), half_v - np.abs(v)) + 0.5, 0.0, 1.0)
-            nu, nv = 0.3 * u / half_u, 0.3 * v / half_v
-        else:
-            nu, nv = u / half_u, v / half_v
-            rho = np.sqrt(nu * nu + nv * nv)
-            alpha = np.clip((1.0 - rho) * min(half_u, half_v) + 0.5, 0.0, 1.0)
-        shade = self._shade(nu * ex - nv * ey, nu * ey + nv * ex, brightness)
-        self.paint(region, alpha, material.colours(u, v) * shade[..., None])
-
-    def head(self, figure: _Figure, brightness: float) -> None:
-        """Head ellipse with hair and a face whose features move with the head's yaw."""
-        centre, axis = figure.head_centre, figure.head_axis
-        half_u, half_v = max(figure.head_half_length, 0.5), max(figure.head_half_width, 0.5)
-        reach = 1.2 * max(half_u, half_v) + 1.0
-        window = self._window(centre - reach, centre + reach)
-        if window is None:
-            return
-        region, xs, ys = window
-        ex, ey = float(axis[0]), float(axis[1])
-        px, py = xs - float(centre[0]), ys - float(centre[1])
-        nu = (px * ex + py * ey) / half_u  # towards the head top
-        nv = (py * ex - px * ey) / half_v  # towards the person's left when facing the camera
-        rho = np.sqrt(nu * nu + nv * nv)
-        alpha = np.clip((1.0 - rho) * min(half_u, half_v) + 0.5, 0.0, 1.0)
-        yaw = math.radians(figure.skeleton.head_yaw)
-        ring = np.sqrt(np.clip(1.0 - nu * nu, 1e-4, 1.0))
-        longitude = np.arcsin(np.clip(nv / ring, -1.0, 1.0))
-        off_face = np.abs(np.angle(np.exp(1j * (longitude - yaw)))) > math.radians(80.0)
-        hair = (nu > figure.body.hairline - 0.35 * nv * nv) | off_face
-        skin = figure.body.skin.base
-        colours = np.where(hair[..., None], figure.body.hair, skin)
-        scale = min(half_u, half_v)
-
-        def feature(u0: float, longitude0: float, size_u: float, size_v: float) -> np.ndarray:
-            v0 = math.sin(longitude0) * math.sqrt(max(1.0 - u0 * u0, 0.0))
-            du, dv = (nu - u0) / size_u, (nv - v0) / size_v
-            return np.clip(
-                (1.0 - np.sqrt(du * du + dv * dv)) * scale * min(size_u, size_v) + 0.5, 0, 1
-            )
-
-        eye_colour = np.array([0.08, 0.06, 0.06], dtype=np.float32)
-        for offset in (-0.55, 0.55):
-            eye_longitude = yaw + offset
-            if math.cos(eye_longitude) > 0.2:
-                mask = feature(0.05, eye_longitude, 0.16, 0.17 * math.cos(eye_longitude) + 0.05)
-                colours = colours + mask[..., None] * (eye_colour - colours)
-        nose_alpha = np.zeros_like(alpha)
-        if math.cos(yaw) > -0.1:
-            nose_alpha = feature(-0.3, yaw, 0.22, 0.2) * np.float32(
-                1.0 if math.cos(yaw) < 0.8 else 0.6
-            )
-            nose_alpha = nose_alpha * (rho < 1.25)
-            colours = colours + nose_alpha[..., None] * (skin * 0.72 - colours)
-        if math.cos(yaw) > 0.25:
-            mouth = feature(-0.62, yaw, 0.1, 0.3 * math.cos(yaw))
-            colours = colours + mouth[..., None] * (
-                np.array([0.55, 0.18, 0.18], np.float32) - colours
-            )
-        shade = self._shade(0.8 * (nu * ex - nv * ey), 0.8 * (nu * ey + nv * ex), brightness)
-        self.paint(
-            region, np.maximum(alpha, nose_alpha * (math.sin(yaw) ** 2)), colours * shade[..., None]
-        )
+def _paint_torso(
+    canvas: Canvas,
+    bottom: np.ndarray,
+    top: np.ndarray,
+    half_widths: tuple[float, float],
+    materials: tuple[Texture, Texture],
+    brightness: float,
+) -> None:
+    """A torso: tapered outline from hips to shoulders; the lowest part in ``materials[0]``."""
+    hip, shoulder = half_widths
+    axis = top - bottom
+    length = max(float(np.hypot(*axis)), 1e-3)
+    ex, ey = (axis / length) if np.hypot(*axis) > 1e-6 else (0.0, -1.0)
+    below, above = 0.45 * hip, 0.12 * shoulder
+    knots = np.array([-below, 0.0, 0.5 * length, 0.85 * length, length, length + above])
+    widths = np.array(
+        [
+            0.85 * hip,
+            hip,
+            0.88 * min(hip, shoulder) + 0.12 * shoulder,
+            0.97 * shoulder,
+            shoulder,
+            0.75 * shoulder,
+        ]
+    )
+    reach = max(hip, shoulder) + below + above + 1.0
+    window = canvas.window(np.minimum(bottom, top) - reach, np.maximum(bottom, top) + reach)
+    if window is None:
+        return
+    region, xs, ys = window
+    along, across = local_frame(xs, ys, bottom, ex, ey)
+    width = np.interp(along, knots, widths).astype(np.float32)
+    inside = np.minimum(np.minimum(width - np.abs(across), along + below), length + above - along)
+    alpha = np.clip(inside + 0.5, 0.0, 1.0)
+    normal = np.clip(across / width, -1.0, 1.0)
+    shade = canvas.shade(-normal * ey, normal * ex, brightness)
+    lower, upper = materials
+    colours = np.where(
+        (along < 0.12 * length)[..., None],
+        lower.colours(along, across),
+        upper.colours(along, across),
+    )
+    canvas.paint(region, alpha, colours * shade[..., None])
 
 
-def _draw_figure(canvas: _Canvas, figure: _Figure) -> None:
+def _paint_head(canvas: Canvas, figure: _Figure, brightness: float) -> None:
+    """Head ellipse with hair and a face whose features move with the head's yaw."""
+    centre, axis = figure.head_centre, figure.head_axis
+    half_u, half_v = max(figure.head_half_length, 0.5), max(figure.head_half_width, 0.5)
+    reach = 1.2 * max(half_u, half_v) + 1.0
+    window = canvas.window(centre - reach, centre + reach)
+    if window is None:
+        return
+    region, xs, ys = window
+    ex, ey = float(axis[0]), float(axis[1])
+    u, v = local_frame(xs, ys, centre, ex, ey)
+    nu = u / half_u  # towards the head top
+    nv = v / half_v  # towards the person's left when facing the camera
+    rho, alpha = ellipse_alpha(nu, nv, half_u, half_v)
+    yaw = math.radians(figure.skeleton.head_yaw)
+    ring = np.sqrt(np.clip(1.0 - nu * nu, 1e-4, 1.0))
+    longitude = np.arcsin(np.clip(nv / ring, -1.0, 1.0))
+    off_face = np.abs(np.angle(np.exp(1j * (longitude - yaw)))) > math.radians(80.0)
+    hair = (nu > figure.body.hairline - 0.35 * nv * nv) | off_face
+    skin = figure.body.skin.first
+    colours = np.where(hair[..., None], figure.body.hair, skin)
+    scale = min(half_u, half_v)
+
+    def feature(u0: float, longitude0: float, size_u: float, size_v: float) -> np.ndarray:
+        v0 = math.sin(longitude0) * math.sqrt(max(1.0 - u0 * u0, 0.0))
+        du, dv = (nu - u0) / size_u, (nv - v0) / size_v
+        return np.clip((1.0 - np.sqrt(du * du + dv * dv)) * scale * min(size_u, size_v) + 0.5, 0, 1)
+
+    eye_colour = np.array([0.08, 0.06, 0.06], dtype=np.float32)
+    for offset in (-0.55, 0.55):
+        eye_longitude = yaw + offset
+        if math.cos(eye_longitude) > 0.2:
+            mask = feature(0.05, eye_longitude, 0.16, 0.17 * math.cos(eye_longitude) + 0.05)
+            colours = colours + mask[..., None] * (eye_colour - colours)
+    nose_alpha = np.zeros_like(alpha)
+    if math.cos(yaw) > -0.1:
+        nose_alpha = feature(-0.3, yaw, 0.22, 0.2) * np.float32(1.0 if math.cos(yaw) < 0.8 else 0.6)
+        nose_alpha = nose_alpha * (rho < 1.25)
+        colours = colours + nose_alpha[..., None] * (skin * 0.72 - colours)
+    if math.cos(yaw) > 0.25:
+        mouth = feature(-0.62, yaw, 0.1, 0.3 * math.cos(yaw))
+        colours = colours + mouth[..., None] * (np.array([0.55, 0.18, 0.18], np.float32) - colours)
+    shade = canvas.shade(0.8 * (nu * ex - nv * ey), 0.8 * (nu * ey + nv * ex), brightness)
+    canvas.paint(
+        region, np.maximum(alpha, nose_alpha * (math.sin(yaw) ** 2)), colours * shade[..., None]
+    )
+
+
+def _draw_figure(canvas: Canvas, figure: _Figure) -> None:
     """Paint a figure's parts far to near (painter's algorithm); far parts are darker."""
     skeleton, body, joints, radii = figure.skeleton, figure.body, figure.joints, figure.body.radii
     scale, depth = figure.height_px, skeleton.depth
@@ -1067,7 +905,8 @@ def _draw_figure(canvas: _Canvas, figure: _Figure) -> None:
     ]
     half_widths = tuple(half * scale for half in skeleton.torso_half_widths)
     torso = partial(
-        canvas.torso,
+        _paint_torso,
+        canvas,
         joints[_PELVIS],
         joints[_THORAX],
         half_widths,
@@ -1075,34 +914,36 @@ def _draw_figure(canvas: _Canvas, figure: _Figure) -> None:
         brightness(torso_depth),
     )
     parts.append((torso_depth + 0.03, torso))
-    parts.append((depth[_NECK] - 0.06, partial(canvas.head, figure, brightness(depth[_NECK]))))
+    parts.append(
+        (depth[_NECK] - 0.06, partial(_paint_head, canvas, figure, brightness(depth[_NECK])))
+    )
     for _, paint in sorted(parts, key=lambda part: -part[0]):
         paint()
 
 
 def _draw_background(
-    canvas: _Canvas, rng: np.random.Generator, clutter: float, height_px: float
+    canvas: Canvas, rng: np.random.Generator, clutter: float, height_px: float
 ) -> None:
     """Gradient base, then (with clutter) a texture, random shapes and limb-like capsules."""
     size = canvas.size
-    base = _random_cloth_colour(rng) * 0.8 + 0.1
+    base = hsv_colour(rng) * 0.8 + 0.1
     other = np.clip(base + rng.normal(0.0, 0.08, 3), 0.0, 1.0).astype(np.float32)
     direction = rng.uniform(0.0, 2.0 * math.pi)
     coords = np.arange(size, dtype=np.float32) / size
     ramp = coords[None, :] * math.cos(direction) + coords[:, None] * math.sin(direction)
     ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
-    canvas.rgb[:] = base + ramp[..., None] * (other - base)
+    canvas.pixels[:] = base + ramp[..., None] * (other - base)
     if clutter <= 0.0:
         return
     if rng.random() < clutter:
         material = _random_material(rng, size * rng.uniform(0.03, 0.15))
         ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
         strength = rng.uniform(0.2, 0.8) * clutter
-        canvas.rgb += strength * (material.colours(xs, ys) - canvas.rgb)
-    image = Image.fromarray(_to_uint8(canvas.rgb))
+        canvas.pixels += strength * (material.colours(xs, ys) - canvas.pixels)
+    image = Image.fromarray(quantize(canvas.pixels * 255.0))
     draw = ImageDraw.Draw(image)
     for _ in range(rng.poisson(20.0 * clutter)):
-        colour = tuple(int(c) for c in (_random_cloth_colour(rng) * 255))
+        colour = tuple(int(c) for c in (hsv_colour(rng) * 255))
         x, y = rng.uniform(-0.1, 1.1, 2) * size
         w, h = rng.uniform(0.03, 0.35, 2) * size
         kind = rng.integers(4)
@@ -1127,7 +968,7 @@ def _draw_background(
                 fill=colour,
                 width=max(1, int(rng.uniform(0.005, 0.03) * size)),
             )
-    canvas.rgb[:] = np.asarray(image, dtype=np.float32) / 255.0
+    canvas.pixels[:] = np.asarray(image, dtype=np.float32) / 255.0
     for _ in range(rng.poisson(6.0 * clutter)):
         material = (
             _skin_material(rng) if rng.random() < 0.4 else _random_material(rng, height_px * 0.035)
@@ -1151,7 +992,7 @@ def _draw_background(
 
 
 def _draw_occluder(
-    canvas: _Canvas, rng: np.random.Generator, target: np.ndarray, size_px: float
+    canvas: Canvas, rng: np.random.Generator, target: np.ndarray, size_px: float
 ) -> None:
     """A rectangle, ellipse, bar or textured patch centred near ``target``."""
     angle = rng.uniform(0.0, math.pi)
@@ -1165,12 +1006,8 @@ def _draw_occluder(
     if kind == 3:
         material = _random_material(rng, size_px * rng.uniform(0.1, 0.4))
     else:
-        material = _solid(_random_cloth_colour(rng))
+        material = Texture.solid(hsv_colour(rng))
     canvas.ellipse(centre, axis, half_axes, material, rng.uniform(0.8, 1.15), box=kind != 1)
-
-
-def _to_uint8(rgb: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -1229,8 +1066,9 @@ def _partial_figure(
 def _render_sample(rng: np.random.Generator, size: int, config: PoseSynthConfig) -> _Sample:
     """One image: background, people behind, the main person, people in front, occluders."""
     light_angle = rng.uniform(0.0, 2.0 * math.pi)
-    canvas = _Canvas(
-        size, np.array([math.cos(light_angle), math.sin(light_angle)], dtype=np.float32)
+    canvas = Canvas(
+        np.zeros((size, size, 3), dtype=np.float32),
+        np.array([math.cos(light_angle), math.sin(light_angle)], dtype=np.float32),
     )
     main_height = size * rng.uniform(*config.scale_range)
     main_skeleton, main_body = _random_figure(rng, config, main_height)
@@ -1272,15 +1110,14 @@ def _render_sample(rng: np.random.Generator, size: int, config: PoseSynthConfig)
         _draw_occluder(canvas, rng, target, size_px)
 
     joints = main.joints.astype(np.float32)
-    valid = np.all((joints >= 0.0) & (joints <= size - 1), axis=1)
-    pixels = np.clip(np.rint(joints).astype(np.int64), 0, size - 1)
-    occluded = valid & (canvas.coverage[pixels[:, 1], pixels[:, 0]] > 0.5)
+    valid = inside_image(joints, size, margin=_VALID_MARGIN)
+    occluded = valid & covered(canvas.coverage, joints)
 
-    rgb = canvas.rgb * np.float32(rng.uniform(0.85, 1.15))
+    rgb = canvas.pixels * np.float32(rng.uniform(0.85, 1.15))
     noise_std = config.noise * 0.06 * rng.uniform(0.3, 1.0)
     if noise_std > 0:
         rgb = rgb + rng.normal(0.0, noise_std, rgb.shape).astype(np.float32)
-    image = _to_uint8(rgb)
+    image = quantize(rgb * 255.0)
     blur_radius = config.blur * rng.uniform(0.0, 1.2) * size / 128
     if blur_radius > 0.2:
         image = np.asarray(Image.fromarray(image).filter(ImageFilter.GaussianBlur(blur_radius)))
