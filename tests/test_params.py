@@ -65,3 +65,17 @@ def test_a_dict_parameter_and_its_string_form():
 
 def test_is_int_excludes_bools():
     assert is_int(3) and not is_int(True) and not is_int(3.0) and not is_int("3")
+
+
+def test_names_takes_known_names_as_a_list_or_its_string_form():
+    from studylib.params import names
+
+    known = ("a", "b", "c")
+    assert names("settings", ["a", "c"], known) == ["a", "c"]
+    assert names("settings", '["b"]', known) == ["b"]
+    with pytest.raises(
+        ValueError, match=r"settings must be a non-empty list of .*unknown: \['d'\]"
+    ):
+        names("settings", ["a", "d"], known)
+    with pytest.raises(ValueError, match="settings must be a non-empty list"):
+        names("settings", [], known)

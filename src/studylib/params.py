@@ -17,7 +17,7 @@ was expected and what was given, as the user typed it::
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 #: The kinds a list parameter may arrive as (a tuple is as good as a list here).
@@ -57,3 +57,19 @@ def literal(
 def is_int(value: Any) -> bool:
     """An int that is not a bool (``True`` is an int to Python but never a seed or a ratio)."""
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def names(name: str, value: Any, known: Sequence[str]) -> list[str]:
+    """A non-empty list of names out of ``known`` (or its string form), for parameters that pick
+    settings by name; an unknown name raises ValueError naming it and what is known."""
+    expected = f"a non-empty list of {list(known)}"
+    chosen = literal(
+        name,
+        value,
+        expected,
+        valid=lambda items: bool(items) and all(isinstance(item, str) for item in items),
+    )
+    unknown = [item for item in chosen if item not in known]
+    if unknown:
+        raise ValueError(f"{name} must be {expected}; unknown: {unknown}")
+    return list(chosen)

@@ -29,18 +29,9 @@ def settings(
 ) -> dict[str, dict[str, Any]]:
     """Setting name (the order) -> :class:`FaceConfig` overrides. ``orders`` may be the list or
     its string form (papermill's ``-p orders '["channel-spatial", "none"]'``)."""
-    from studylib.params import literal
+    from studylib.params import names
 
-    expected = f"a non-empty list of {ATTENTION_ORDERS}"
-    orders = literal(
-        "orders",
-        orders,
-        expected,
-        valid=lambda names: bool(names) and all(isinstance(n, str) for n in names),
-    )
-    unknown = [order for order in orders if order not in ATTENTION_ORDERS]
-    if unknown:
-        raise ValueError(f"orders must be {expected}; unknown: {unknown}")
+    orders = names("orders", orders, ATTENTION_ORDERS)
     return {
         order: dict(variant="adm", attention_order=order, reduction_ratio=reduction_ratio)
         for order in orders

@@ -67,24 +67,13 @@ def configs(base: PoseConfig, settings: Sequence[str] | str | None = None) -> di
     ``settings`` may be the list of names or its string form (papermill's ``-p settings
     '["acnn-joint", "acnn-A-B-C"]'``).
     """
-    from studylib.params import literal
+    from studylib.params import names
 
     table = setting_overrides()
-    expected = f"a non-empty list of {list(table)}"
     if settings is None:
         chosen = list(PROFILE_SETTINGS.get(base.profile, table))
     else:
-        chosen = list(
-            literal(
-                "settings",
-                settings,
-                expected,
-                valid=lambda names: bool(names) and all(isinstance(n, str) for n in names),
-            )
-        )
-    unknown = [name for name in chosen if name not in table]
-    if unknown:
-        raise ValueError(f"settings must be {expected}; unknown: {unknown}")
+        chosen = names("settings", settings, list(table))
     return {name: base.replace(**table[name]) for name in chosen}
 
 
