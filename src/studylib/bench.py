@@ -39,7 +39,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from studylib import results, train
 from studylib.config import FaceConfig, PoseConfig
-from studylib.data.augment import AugmentConfig, augment
+from studylib.data.augment import augment
 from studylib.data.keypoints import FACE68, MPII
 from studylib.io import read_json, write_json
 
@@ -84,22 +84,12 @@ def build(case: BenchCase, device: torch.device) -> tuple[nn.Module, train.Task,
         from studylib import pose
 
         model = pose.build_model(config, MPII.num_keypoints)
-        task = pose.PoseTask(
-            flip_permutation=torch.from_numpy(MPII.flip_permutation()),
-            stride=model.stride,
-            sigma=config.sigma,
-            augment=AugmentConfig(**config.augment),
-            flip_test=config.flip_test,
-        )
+        task = pose.build_task(config, MPII, model)
     else:
         from studylib import face
 
         model = face.build_model(config, FACE68.num_keypoints)
-        task = face.FaceTask(
-            flip_permutation=torch.from_numpy(FACE68.flip_permutation()),
-            input_size=config.image_size,
-            augment=AugmentConfig(**config.augment),
-        )
+        task = face.build_task(config, FACE68)
     return model, task, config
 
 

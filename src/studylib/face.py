@@ -40,7 +40,7 @@ from studylib.config import FaceConfig
 from studylib.data.augment import AugmentConfig, augment_batch, images_to_input
 from studylib.data.cache import synthetic_split
 from studylib.data.dataset import KeypointSet, train_and_test
-from studylib.data.keypoints import FACE68_PARTS
+from studylib.data.keypoints import FACE68_PARTS, KeypointSpec
 from studylib.metrics import auc, ced, failure_rate, nme
 from studylib.models.landmark import MODULE_GROUPS, LandmarkNet, pixels_to_normalized
 from studylib.run import TrackParts, load_trained, train_run
@@ -120,7 +120,7 @@ def build_model(config: FaceConfig, num_landmarks: int = 68) -> LandmarkNet:
     was chosen on the validation split of the training faces, never on the test set (the records
     ``results/tuning/synthetic/lowrank-*``: every combination with :func:`init_mean_shape`).
     """
-    model = LandmarkNet(
+    return LandmarkNet(
         num_landmarks,
         attention_order=config.attention_order,
         reduction_ratio=config.reduction_ratio,
@@ -132,11 +132,8 @@ def build_model(config: FaceConfig, num_landmarks: int = 68) -> LandmarkNet:
         layer4_stride=config.layer4_stride,
         channel_pooling=config.channel_pooling,
         pretrained_backbone=config.pretrained,
+        low_rank_input=config.low_rank_input,
     )
-    if model.low_rank is not None and config.low_rank_input == "mean":
-        positions = model.feature_size**2
-        model.low_rank.register_forward_pre_hook(lambda module, args: (args[0] / positions,))
-    return model
 
 
 def init_mean_shape(model: LandmarkNet, train_set: KeypointSet) -> None:
@@ -300,16 +297,20 @@ def run_face(config: FaceConfig, root: str | Path, ablation: str, setting: str, 
     return train_run(parts, config, root, ablation, setting, **options)
 
 
+def build_task(config: FaceConfig, spec: KeypointSpec) -> FaceTask:
+    """The loss and evaluation of a run with this config."""
+    return FaceTask(
+        flip_permutation=torch.from_numpy(spec.flip_permutation()),
+        input_size=config.image_size,
+        augment=AugmentConfig(**config.augment),
+    )
+
+
 def _build_run(config: FaceConfig, train_set: KeypointSet) -> tuple[LandmarkNet, FaceTask]:
     model = build_model(config, train_set.spec.num_keypoints)
     if config.mean_shape_init:
         init_mean_shape(model, train_set)
-    task = FaceTask(
-        flip_permutation=torch.from_numpy(train_set.spec.flip_permutation()),
-        input_size=config.image_size,
-        augment=AugmentConfig(**config.augment),
-    )
-    return model, task
+    return model, build_task(config, train_set.spec)
 
 
 def _record_metrics(

@@ -28,7 +28,7 @@ from studylib.data.heatmaps import (
     image_to_heatmap,
     render_heatmaps,
 )
-from studylib.data.keypoints import MPII_EDGES, MPII_TABLE_GROUPS
+from studylib.data.keypoints import MPII_EDGES, MPII_TABLE_GROUPS, KeypointSpec
 from studylib.io import read_json
 from studylib.metrics import mpii_table, pck, pckh
 from studylib.models.hourglass import HourglassOutput, StackedHourglass, count_parameters
@@ -201,16 +201,20 @@ def run_pose(config: PoseConfig, root: str | Path, ablation: str, setting: str, 
     return train_run(parts, config, root, ablation, setting, **options)
 
 
-def _build_run(config: PoseConfig, train_set: KeypointSet) -> tuple[StackedHourglass, PoseTask]:
-    model = build_model(config, train_set.spec.num_keypoints)
-    task = PoseTask(
-        flip_permutation=torch.from_numpy(train_set.spec.flip_permutation()),
+def build_task(config: PoseConfig, spec: KeypointSpec, model: StackedHourglass) -> PoseTask:
+    """The loss and evaluation of a run with this config (the model sets the heatmap stride)."""
+    return PoseTask(
+        flip_permutation=torch.from_numpy(spec.flip_permutation()),
         stride=model.stride,
         sigma=config.sigma,
         augment=AugmentConfig(**config.augment),
         flip_test=config.flip_test,
     )
-    return model, task
+
+
+def _build_run(config: PoseConfig, train_set: KeypointSet) -> tuple[StackedHourglass, PoseTask]:
+    model = build_model(config, train_set.spec.num_keypoints)
+    return model, build_task(config, train_set.spec, model)
 
 
 def _record_metrics(

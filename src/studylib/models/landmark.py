@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from studylib.config import LOW_RANK_INPUTS
 from studylib.models.attention import CBAM, AttentionMaps, check_reduction_ratio
 from studylib.models.resnet import ResNet18, load_torchvision_weights
 
@@ -343,6 +344,10 @@ class LandmarkNet(nn.Module):
         pretrained_backbone: a local torchvision ResNet-18 state dict to start the trunk from
             (width 64 only); ``None`` (default) trains from scratch. The paper pre-trains on
             ImageNet.
+        low_rank_input: how the flattened X enters the low-rank module: ``"sum"`` (default) as
+            Eq. 1 writes it, ``M^T X``; ``"mean"`` divided by the h x w positions of the feature
+            map, ``M^T X / (h w)``: the same functions, trained differently
+            (:func:`studylib.face.build_model` says why the study uses it).
     """
 
     def __init__(
@@ -361,8 +366,13 @@ class LandmarkNet(nn.Module):
         spatial_kernel_size: int = 7,
         channel_pooling: Sequence[str] = ("avg", "max"),
         pretrained_backbone: str | Path | None = None,
+        low_rank_input: str = "sum",
     ) -> None:
         super().__init__()
+        if low_rank_input not in LOW_RANK_INPUTS:
+            raise ValueError(
+                f"unknown low_rank_input {low_rank_input!r}; valid values are {LOW_RANK_INPUTS}"
+            )
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; valid variants are {VARIANTS}")
         if attention_order not in CBAM.ORDERS:
@@ -395,6 +405,7 @@ class LandmarkNet(nn.Module):
         self.input_size = input_size
         self.feature_size = input_size // stride
         self.alpha = float(alpha)
+        self.low_rank_input = low_rank_input
         outputs = 2 * num_landmarks
 
         self.geometry: GeometryAwareModule | None = None
@@ -453,7 +464,10 @@ class LandmarkNet(nn.Module):
         combined = torch.cat([geometry, distilled], dim=1)
         # The regression head in float32 under CUDA autocast: bf16 would round the landmarks.
         with torch.autocast("cuda", enabled=False):
-            return self.low_rank(combined.float()), occlusion, maps
+            flattened = combined.float()
+            if self.low_rank_input == "mean":
+                flattened = flattened / self.feature_size**2
+            return self.low_rank(flattened), occlusion, maps
 
     def rank_penalty(self) -> Tensor:
         """||M||_* of the low-rank module (a zero tensor for ``"resnet"``, which has no M)."""
