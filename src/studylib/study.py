@@ -48,11 +48,10 @@ NOTEBOOKS = tuple(EXPERIMENTS)
 #: faces) and is scored on the whole test split (LSP 1001-2000; the 330 HELEN test faces). The
 #: budgets come from trials on a validation split carved from the training split
 #: (``results/tuning/300w/``, ``results/tuning/lsp/``) and from what a 2-core CPU affords in
-#: about an hour: LSP poses need far more steps than the synthetic ones (2 epochs reached
-#: PCK@0.2 22 against a constant pose's 8), so they get 4 epochs; 300-W faces at 64 px kept
-#: improving up to the 30 epochs tried (and did better than at 128 px for the same time), and get
-#: 20. Two seeds each: the intervals over seeds are then wide, which the ledger's power column
-#: shows.
+#: about an hour: LSP poses need far more steps than the synthetic ones (a 2-epoch trial was
+#: still far below the learning gate), so they get 4 epochs; 300-W faces at 64 px kept improving
+#: up to the 30 epochs tried (and did better than at 128 px for the same time), and get 20. Two
+#: seeds each: the intervals over seeds are then wide, which the ledger's power column shows.
 REAL_SEEDS = [0, 1]
 REAL: dict[str, tuple[str, dict]] = {
     "freezing_phases": (
