@@ -15,9 +15,11 @@ HTML = Path(__file__).resolve().parents[1] / "_build" / "html"
 CHAPTERS = {
     "book/intro.html": (0, 0),
     "book/methods.html": (0, 0),
-    "book/pose_baseline.html": (2, 2),
-    "book/freezing_phases.html": (2, 9),
-    "book/face_attention.html": (4, 9),
+    # The chapters paste what the notebooks publish; the figures of trained models come from the
+    # checkpoint or, in a clone, from the drawing kept beside the record.
+    "book/pose_baseline.html": (2, 4),
+    "book/freezing_phases.html": (4, 10),
+    "book/face_attention.html": (6, 12),
     "results/executed/quick/robustness.html": (7, 6),
     "book/real_data.html": (3, 15),
     "book/compute_cost.html": (0, 3),

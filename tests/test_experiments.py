@@ -132,6 +132,6 @@ def test_chapter_comparisons_are_against_the_references(tmp_path):
     comparisons = records.comparisons(columns=("nme",))
     assert list(comparisons) == list(by_ablation("reduction_ratio").references)
     tables = records.difference_tables(comparisons)
-    assert len(tables) == len(comparisons)
-    for table, name in zip(tables, comparisons):
+    assert list(tables) == list(comparisons)
+    for name, table in tables.items():
         assert set(table.index) == set(records.runs) - {name}

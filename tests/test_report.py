@@ -29,10 +29,12 @@ def test_tables_show_the_floor_and_the_gate(floor_data, tmp_path):
             results.write_record(folder, config, metrics, pd.DataFrame(), per_sample, {})
         )
     table = report.pckh_table(folders)
-    assert table.loc["good", "clears gate"] == "1/1" and table.loc["bad", "clears gate"] == "0/1"
+    assert (
+        table.loc["good", "seeds cleared"] == "1/1" and table.loc["bad", "seeds cleared"] == "0/1"
+    )
     floor = read_json(folders[0] / "metrics.json")["floor"]["pckh"]
     assert table.loc["good", "floor (constant pose)"] == f"{floor:.1f}"
-    assert {"AUC", "mean error", "seeds"} <= set(table.columns)
+    assert {"AUC", "mean error", "seeds cleared"} <= set(table.columns)
 
 
 def test_record_provenance_groups_seeds_and_marks_dirty_code(tmp_path):

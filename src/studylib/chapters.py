@@ -1,15 +1,21 @@
 """What the book's pages compute, so that each table is computed in one place and tested.
 
-Also a Sphinx extension (``_config.yml`` lists ``studylib.chapters`` in ``extra_extensions``):
-every page that the build executes is executed again at every build. Sphinx re-reads only the
-sources whose files changed, but a report page's source does not change when ``results/`` does,
-so without this a second build after new runs kept the old numbers beside the new executed
-notebooks. Pages that are not executed (markdown, the executed notebooks shown as they ran) keep
-Sphinx's usual change detection.
+Also a Sphinx extension (``_config.yml`` lists ``studylib.chapters`` in ``extra_extensions``)
+that keeps the book in step with ``results/``:
+
+- every page the build executes (the synthetic experiment notebooks' executed copies, which
+  read the records, and the report pages that compute) is executed again at every build, and
+  every page that pastes another page's published outputs (``{glue:any}`` with ``:doc:``) is read
+  again too. Sphinx re-reads only the sources whose files changed, but a page's source does not
+  change when ``results/`` does, so without this a second build after new runs kept the old
+  numbers;
+- while the book builds, notebooks only read records (:data:`studylib.publish.READ_ONLY_ENV`,
+  inherited by the kernels): a missing record fails the build with its name instead of training.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,22 +26,27 @@ import pandas as pd
 
 from studylib import floors, results
 from studylib.io import read_json
+from studylib.publish import READ_ONLY_ENV
 
 
-def _reread_executed_pages(app: Any, doctree: Any) -> None:
-    """Mark the page being read to be read (and so executed) again at the next build, when
-    myst-nb executed it in this one."""
+def _reread_live_pages(app: Any, doctree: Any) -> None:
+    """Mark the page being read to be read again at the next build when myst-nb executed it in
+    this one, or when it pastes outputs published by another page."""
+    from myst_nb.ext.glue.utils import PendingGlueReference
     from myst_nb.sphinx_ import NbMetadataCollector
 
     env = app.env
-    if NbMetadataCollector.get_exec_data(env, env.docname):
+    executed = NbMetadataCollector.get_exec_data(env, env.docname)
+    pastes = next(iter(doctree.findall(PendingGlueReference)), None) is not None
+    if executed or pastes:
         env.note_reread()
 
 
 def setup(app: Any) -> dict[str, Any]:
-    """Sphinx entry point: connect the re-read rule."""
+    """Sphinx entry point: the re-read rule, and notebooks that only read records."""
+    os.environ[READ_ONLY_ENV] = "1"
     app.setup_extension("myst_nb")
-    app.connect("doctree-read", _reread_executed_pages)
+    app.connect("doctree-read", _reread_live_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
 
 
@@ -101,18 +112,19 @@ class Ablation:
             if against in self.runs
         }
 
-    def difference_tables(self, comparisons: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
+    def difference_tables(self, comparisons: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         """:meth:`comparisons` as tables (:func:`studylib.compare.difference_table`), in PCKh
-        points (pose) or NME points (faces)."""
+        points (pose) or NME points (faces), by reference setting (those with no difference to
+        show are left out)."""
         from studylib import compare
 
         pose = self.track == "pose"
         wording = dict(digits=1, unit="PCKh points") if pose else dict(digits=2, unit="NME, %")
-        return [
-            compare.difference_table(differences, **wording)
-            for differences in comparisons.values()
+        return {
+            against: compare.difference_table(differences, **wording)
+            for against, differences in comparisons.items()
             if not differences.empty
-        ]
+        }
 
     def floor_table(self) -> pd.DataFrame:
         """:func:`floor_table` of the ablation's runs."""

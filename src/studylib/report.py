@@ -70,13 +70,15 @@ def pckh_table(runs: Iterable[str | Path], order: Sequence[str] | None = None) -
     for key, (label, digits) in continuous.items():
         if key in metrics:
             out[label] = seed_summary(metrics, [key], digits=digits)[key]
-    return out.join(floor_columns(runs)).drop(columns="seeds").join(out[["seeds"]])
+    # The seed count is in "seeds cleared" ("2/3": two of three seeds cleared the gate).
+    return out.drop(columns="seeds").join(floor_columns(runs))
 
 
 def floor_columns(runs: Iterable[str | Path]) -> pd.DataFrame:
     """Per setting: the trivial predictor's score on the same test set (the constant pose's
     PCKh@0.5 Total, or the mean shape's NME in %) and how many seeds cleared the learning gate
-    (:mod:`studylib.floors`), e.g. "3/3"; "no floor" for records written before floors."""
+    (:mod:`studylib.floors`) of how many seeds, e.g. "2/3"; "no floor" for records written before
+    floors."""
     rows = {}
     for folder in map(Path, runs):
         metrics = read_json(folder / "metrics.json")
@@ -99,7 +101,7 @@ def floor_columns(runs: Iterable[str | Path]) -> pd.DataFrame:
             else f"{value:.1f}"
             if row["pose"]
             else f"{value:.2f}",
-            "clears gate": f"{row['cleared']}/{row['n']}",
+            "seeds cleared": f"{row['cleared']}/{row['n']}",
         }
     return pd.DataFrame.from_dict(table, orient="index")
 

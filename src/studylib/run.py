@@ -35,6 +35,7 @@ from torch import nn
 from studylib import distributed, results
 from studylib.config import PROFILES, RunConfig
 from studylib.data.dataset import KeypointSet
+from studylib.publish import READ_ONLY_ENV, read_only
 from studylib.train import (
     FitResult,
     Task,
@@ -89,8 +90,16 @@ def train_run(
         # another configuration (e.g. this notebook was given other parameters), which is left
         # alone: this run is then not the shared one and trains in its own folder.
         if results.is_complete(owner, config_dict) or not (owner / "metrics.json").is_file():
+            if read_only():
+                return _read_shared(owner, folder, config_dict)
             source = train_run(parts, config, root, *shared_with, progress=progress)
             return results.link_record(source, folder)
+    if read_only() and (force or not results.is_complete(folder, config_dict)):
+        raise RuntimeError(
+            f"{folder}: no finished record of this configuration, and records are only read here "
+            f"({READ_ONLY_ENV} is set, as while the book is built): run `make study` (or the "
+            "notebook) to train it"
+        )
     if not needs_training(folder, config_dict, force):
         return folder
     train_set, test_set = parts.load_data(config)
@@ -112,6 +121,22 @@ def train_run(
         dataset_info={"train": train_set.info, "test": test_set.info},
     )
     return results.write_record(folder, config_dict, metrics, outcome.history, per_sample, prov)
+
+
+def _read_shared(owner: Path, folder: Path, config: dict[str, Any]) -> Path:
+    """A shared run's folder when only reading: it must hold its owner's record as it is now (a
+    run trained again by its owner after the link was made would otherwise show two versions)."""
+    if not results.is_complete(folder, config):
+        raise RuntimeError(
+            f"{folder}: no finished record of this configuration, and records are only read here "
+            f"({READ_ONLY_ENV} is set): run `make study` to train and link it"
+        )
+    if (folder / "metrics.json").read_bytes() != (owner / "metrics.json").read_bytes():
+        raise RuntimeError(
+            f"{folder} holds an older record than {owner}, the run it shares: run the study "
+            "again (e.g. `make study RESUME=1`) to link the new one"
+        )
+    return folder
 
 
 def parse_assignment(text: str) -> tuple[str, object]:
