@@ -18,6 +18,8 @@ PROFILE ?= quick
 TORCH_SPEC ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch==2.13.0,torch==2.13.0+cpu)
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 RESUME ?=
+# EXTRAS=1: also the experiments beyond the papers' claims (the heatmap-sigma ablation).
+EXTRAS ?=
 
 .PHONY: study study-real test unit notebooks refresh-notebooks book clean-build lint gpu-check
 .DEFAULT_GOAL := test
@@ -30,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 study: $(VENV)/.installed
-	$(PY) -m studylib.study --profile $(PROFILE) $(if $(RESUME),--resume)
+	$(PY) -m studylib.study --profile $(PROFILE) $(if $(RESUME),--resume) $(if $(EXTRAS),--extras)
 	$(MAKE) --no-print-directory book
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 

@@ -57,3 +57,11 @@ def test_a_gpu_profile_without_a_gpu_is_refused_with_its_reason(capsys):
     with pytest.raises(SystemExit):
         study.main(["--profile", "full"])
     assert "sized for a GPU" in capsys.readouterr().err
+
+
+def test_the_study_runs_the_extras_only_when_asked():
+    assert study.EXTRAS == ("heatmap_sigma",)
+    default = study.chosen_notebooks(study.NOTEBOOKS)
+    assert "heatmap_sigma" not in default and "freezing_phases" in default
+    assert set(study.chosen_notebooks(study.NOTEBOOKS, extras=True)) == set(study.NOTEBOOKS)
+    assert study.chosen_notebooks(study.NOTEBOOKS, only=["heatmap_sigma"]) == ["heatmap_sigma"]

@@ -1,6 +1,7 @@
 """Run the whole study: every experiment notebook through papermill.
 
     python -m studylib.study --profile quick            # what `make study` runs
+    python -m studylib.study --extras                   # ... and the experiments beyond the papers
     python -m studylib.study --profile full --only freezing_phases
     python -m studylib.study --resume                   # finish only the runs without a record
     STUDYLIB_DATA=/data python -m studylib.study --real # the ablations on LSP and 300-W
@@ -32,6 +33,7 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -43,6 +45,8 @@ from studylib.results import project_root, results_root
 
 #: The experiment notebooks, in the order they run (:data:`studylib.experiments.EXPERIMENTS`).
 NOTEBOOKS = tuple(EXPERIMENTS)
+#: The experiments beyond the papers' claims, run only with ``--extras`` (or ``--only``).
+EXTRAS = tuple(name for name, experiment in EXPERIMENTS.items() if experiment.extra)
 #: The real-data runs: notebook -> (dataset, parameters beyond the profile's). Every run trains
 #: on the whole training split (LSPET + LSP 1-1000: 11,000 images; AFW + HELEN train: 2,337
 #: faces) and is scored on the whole test split (LSP 1001-2000; the 330 HELEN test faces). The
@@ -165,6 +169,16 @@ def run_occlusion_test(root: Path, profile: str, force: bool) -> list[Path]:
     return folders
 
 
+def chosen_notebooks(
+    names: Sequence[str], only: Sequence[str] | None = None, extras: bool = False
+) -> list[str]:
+    """The notebooks a study call runs: ``only`` those when given, else every one of ``names``
+    but the extras (:attr:`studylib.experiments.base.Experiment.extra`) unless ``extras``."""
+    if only:
+        return [name for name in names if name in only]
+    return [name for name in names if extras or not EXPERIMENTS[name].extra]
+
+
 def default_lanes() -> int:
     """One lane per GPU (each run has a device to itself), else two on a CPU (see above)."""
     import torch
@@ -180,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", default="quick", choices=PROFILES)
     parser.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks")
+    parser.add_argument(
+        "--extras",
+        action="store_true",
+        help=f"also the experiments beyond the papers' claims ({', '.join(EXTRAS)})",
+    )
     parser.add_argument(
         "--resume", action="store_true", help="keep finished runs with the same config"
     )
@@ -217,20 +236,24 @@ def main(argv: list[str] | None = None) -> int:
         names = tuple(REAL)
         extra = {name: {"dataset": dataset, **more} for name, (dataset, more) in REAL.items()}
 
-    chosen = [name for name in names if not args.only or name in args.only]
+    chosen = chosen_notebooks(names, args.only, args.extras)
     # Every notebook's training runs first, in one pool of lanes (the costliest first); the
     # notebooks then find their records and only read them, side by side in the lanes.
     runs = [run for name in chosen for run in EXPERIMENTS[name].runs(args.profile, **extra[name])]
     plan.train_all(runs, results_root(args.profile), lanes=lanes, force=not args.resume)
+    # The extras not run are executed too, reading the records they have: a run they share with
+    # a setting just trained (sigma 1 is the no-attention hourglass) is linked to its new record,
+    # so the book never shows two versions of one run. Their own runs are not trained again.
+    executed = chosen + ([] if args.only or args.real else sorted(set(EXTRAS) - set(chosen)))
 
     def run_one(name: str) -> None:
         # Only the notebooks that make records from the trained models (the robustness sweeps)
         # are forced: the others' runs were just trained (or kept, with --resume) by the pool.
-        force = not args.resume and EXPERIMENTS[name].evaluates
+        force = not args.resume and EXPERIMENTS[name].evaluates and name in chosen
         run_notebook(name, args.profile, force, root, extra[name])
 
     with ThreadPoolExecutor(max_workers=lanes) as pool:
-        futures = [pool.submit(run_one, name) for name in chosen]
+        futures = [pool.submit(run_one, name) for name in executed]
         failures = [f.exception() for f in futures if f.exception() is not None]
     if failures:
         raise failures[0]

@@ -32,6 +32,9 @@ class Experiment:
     order: Callable[[], list[str]] | None = None
     #: The settings the others are compared against, each in a table of paired differences.
     references: tuple[str, ...] = ()
+    #: Beyond what the papers' claims and the ledger need: the study command runs it only when
+    #: asked (``--extras``, ``make study EXTRAS=1``) or named (``--only``).
+    extra: bool = False
 
     def configs(self, profile: str, **parameters: Any) -> dict[str, RunConfig]:
         """Each setting's config at ``profile`` with the notebook's parameters ``parameters``."""
