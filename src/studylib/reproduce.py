@@ -15,9 +15,11 @@ different model. :func:`pin_cpu_kernels` sets all three to the AVX2 level
 (:data:`CPU_KERNEL_ENV`), which every x86-64 server of the last decade has, unless the
 environment already sets them. It is on by default; ``STUDYLIB_PIN_CPU_KERNELS=0`` leaves the
 choice to the processor (to measure its effect). On this project's AVX2 machines the pin leaves
-ATen and oneDNN where they were and changes only MKL's rounding (a face record moves in the
-fourth decimal of its NME; a pose record is identical, measured): the face records were made
-again with it. ``import studylib`` calls it. The variables are read when
+ATen and oneDNN where they were and changes only MKL's rounding, which reaches the face models
+(a face record moves in the fourth decimal of its NME) and ACNN's mask heads at the quick
+profile's shapes (a 12-step ACNN run's loss differs in the fifth digit), not the plain hourglass
+(its records are identical pinned or not), all measured: every synthetic record was made again
+with it. ``import studylib`` calls it. The variables are read when
 the libraries first compute, so they must be in the environment before the process's first
 tensor operation;
 :func:`pin_cpu_kernels` warns, naming the variables, when torch was imported first and one of
