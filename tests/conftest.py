@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 # Before any test module imports torch: studylib pins the CPU kernels' code paths
-# (studylib.reproduce), so the tests compute as the study's runs do.
+# (studylib.cpu_kernels), so the tests compute as the study's runs do.
 import studylib  # noqa: F401
 
 

@@ -1,7 +1,7 @@
 """A run's record does not depend on the CPU kernels' code path: a face fit in two fresh
 processes, one of them with MKL asked for another code path, writes the same record bit for bit,
 because studylib pins the kernel settings before torch computes. (The pinning itself, kernel_env
-and pin_cpu_kernels, is unit-tested in test_reproduce.py.)"""
+and pin_cpu_kernels, is unit-tested in test_cpu_kernels.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from helpers import TINY_FACE
-from studylib import reproduce
+from studylib import cpu_kernels
 from studylib.io import read_json
 
 #: The tiny face fit for two epochs: every kind of kernel a quick run uses, for a few steps.
@@ -34,9 +34,9 @@ def fit_in_subprocess(root, **env_changes: str | None) -> dict:
     """A tiny face fit in a fresh process with the environment changed (None removes a
     variable); its record's files."""
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    for name in reproduce.CPU_KERNEL_ENV:  # this process's pins are not passed on
+    for name in cpu_kernels.CPU_KERNEL_ENV:  # this process's pins are not passed on
         env.pop(name, None)
-    env.pop(reproduce.PIN_ENV, None)  # the default: pinned
+    env.pop(cpu_kernels.PIN_ENV, None)  # the default: pinned
     for name, value in env_changes.items():
         if value is None:
             env.pop(name, None)
@@ -61,7 +61,7 @@ def fit_in_subprocess(root, **env_changes: str | None) -> dict:
 
 
 @pytest.mark.skipif(
-    "avx2" not in reproduce._cpu_flags(),
+    "avx2" not in cpu_kernels._cpu_flags(),
     reason="kernel settings are pinned on x86-64 CPUs with AVX2 only",
 )
 def test_face_record_is_the_same_whichever_mkl_code_path(tmp_path):
@@ -71,7 +71,8 @@ def test_face_record_is_the_same_whichever_mkl_code_path(tmp_path):
     for name in ("metrics.json", "history.csv", "per_sample.csv"):
         assert pinned[name] == other[name], f"{name} differs between MKL code paths"
     kernels = pinned["provenance"]["cpu_kernels"]
-    assert {name: kernels[name] for name in reproduce.CPU_KERNEL_ENV} == reproduce.CPU_KERNEL_ENV
+    pinned_env = cpu_kernels.CPU_KERNEL_ENV
+    assert {name: kernels[name] for name in pinned_env} == pinned_env
     assert kernels["aten_capability"] == "AVX2"
     assert kernels["pinned_after_torch_import"] is False
     assert other["provenance"]["cpu_kernels"]["MKL_CBWR"] == "AVX"

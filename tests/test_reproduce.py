@@ -1,11 +1,8 @@
-"""The re-run check (python -m studylib.reproduce) on tiny records made here, and the pinning of
-the CPU kernels' code paths (kernel_env, pin_cpu_kernels) that makes records repeatable across
-processors."""
+"""The re-run check (python -m studylib.reproduce) on tiny records made here."""
 
 from __future__ import annotations
 
 import shutil
-import warnings
 
 import pytest
 
@@ -172,35 +169,3 @@ def test_last_check_for_the_book(face_record, tmp_path):
     assert list(table["record"]) == ["reduction_ratio/synthetic/adm-r8/seed0"] * 2
     assert table["nme difference (points)"].iloc[0] == 0.0
     assert table["status"].iloc[1].startswith("skipped")
-
-
-# ------------------------------------------------------------------------------ kernel pinning
-
-
-def test_kernel_env_pins_only_where_avx2_is(monkeypatch):
-    monkeypatch.delenv(reproduce.PIN_ENV, raising=False)  # on by default
-    assert reproduce.kernel_env({"sse4_2", "avx", "avx2", "fma"}) == reproduce.CPU_KERNEL_ENV
-    monkeypatch.setenv(reproduce.PIN_ENV, "1")
-    assert reproduce.kernel_env({"avx2", "avx512f"}) == reproduce.CPU_KERNEL_ENV
-    assert reproduce.kernel_env({"sse4_2", "avx"}) == {}
-    assert reproduce.kernel_env(set()) == {}
-    monkeypatch.setenv(reproduce.PIN_ENV, "0")
-    assert reproduce.kernel_env({"avx2"}) == {}
-
-
-def test_pin_keeps_settings_already_made_and_warns_after_torch(monkeypatch):
-    import torch  # noqa: F401 (imported first, as a notebook that imports torch first does)
-
-    monkeypatch.delenv(reproduce.PIN_ENV, raising=False)
-    monkeypatch.setattr(reproduce, "kernel_env", lambda: dict(reproduce.CPU_KERNEL_ENV))
-    for name in reproduce.CPU_KERNEL_ENV:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MKL_CBWR", "COMPATIBLE")
-    with pytest.warns(RuntimeWarning, match="ATEN_CPU_CAPABILITY") as caught:
-        effective = reproduce.pin_cpu_kernels()
-    assert "MKL_CBWR" not in str(caught[0].message)  # the user's own setting is kept, unnamed
-    assert effective["MKL_CBWR"] == "COMPATIBLE"
-    assert effective["ONEDNN_MAX_CPU_ISA"] == "AVX2"
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        reproduce.pin_cpu_kernels()  # all set now: nothing to warn about

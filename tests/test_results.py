@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 
-from studylib import reproduce, results
+from studylib import cpu_kernels, results
 
 
 def write_run(root, setting, seed, value, config=None):
@@ -91,6 +91,6 @@ def test_provenance_records_the_kernel_settings():
     from studylib.results import provenance
 
     kernels = provenance("cpu", 1.0)["cpu_kernels"]
-    assert set(reproduce.CPU_KERNEL_ENV) <= set(kernels)
+    assert set(cpu_kernels.CPU_KERNEL_ENV) <= set(kernels)
     assert kernels["aten_capability"]
     assert "cpu_model" in kernels and "cpu_vector_isa" in kernels

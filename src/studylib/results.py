@@ -120,11 +120,11 @@ def provenance(
     device: Any, wall_time_s: float, train_images: int | None = None, **extra: Any
 ) -> dict[str, Any]:
     """Where and how a number was made: code version, machine, software, time, throughput, and
-    the CPU kernels' settings (:func:`studylib.reproduce.kernel_provenance`), which decide
+    the CPU kernels' settings (:func:`studylib.cpu_kernels.kernel_provenance`), which decide
     whether another processor reproduces the run bit for bit."""
     import torch
 
-    from studylib.reproduce import kernel_provenance
+    from studylib.cpu_kernels import kernel_provenance
 
     device = torch.device(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
