@@ -179,3 +179,24 @@ def test_occlusion_readings_without_occlusion_labels(tmp_path):
     runs = results.find_runs(tmp_path)
     assert face.occlusion_table(runs).empty
     assert "cannot be checked" in face.describe_occlusion_gap(runs)
+
+
+def test_the_attention_figures_are_drawn_from_trained_runs_with_checkpoints(tmp_path, faces):
+    import matplotlib.pyplot as plt
+
+    config = FaceConfig.from_profile("smoke", **TINY)
+    folder = face.run_face(config, tmp_path, "attention_order", "channel-spatial", progress=False)
+    test_set = face.load_face_data(config)[1]
+    assert face.draw_attention(folder, test_set, count=2).axes
+    missing = tmp_path / "none"  # a setting without its checkpoint is left out
+    runs = {"channel-spatial": [folder], "none": [missing]}
+    assert face.draw_attention_by_setting(runs, test_set).axes
+    plt.close("all")
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        face.draw_attention_by_setting({"none": [missing]}, test_set)
+
+
+def test_describe_scale_names_the_runs_scale():
+    config = FaceConfig.from_profile("quick")
+    text = face.describe_scale(config)
+    assert f"`quick` profile: {config.image_size} px faces, a width-{config.width} trunk" in text

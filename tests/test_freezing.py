@@ -112,3 +112,20 @@ def test_paper_table_is_labelled_and_its_difference_computed():
     assert list(table.columns) == list(report.TABLE1_COLUMNS)
     assert table.loc["difference (ACNN - hourglass)", "Ank."] == pytest.approx(2.3)
     assert table.loc["difference (ACNN - hourglass)", "Total"] == pytest.approx(1.1)
+
+
+def test_the_mask_and_heatmap_figures_are_drawn_from_a_trained_run(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from helpers import tiny_pose_config
+    from studylib import pose
+
+    config = tiny_pose_config(num_stacks=2, attention="acnn", schedule="joint", device="cpu")
+    folder = pose.run_pose(config, tmp_path, "freezing", "acnn-joint", progress=False)
+    for draw in (freezing.draw_masks, freezing.draw_heatmaps):
+        assert draw(folder).axes  # a figure with panels
+    plt.close("all")
+    (folder / "checkpoint.pt").unlink()
+    freezing._trained.cache_clear()
+    with pytest.raises(FileNotFoundError):
+        freezing.draw_masks(folder)

@@ -54,8 +54,14 @@ def _no_checkpoint():
     raise FileNotFoundError("run/checkpoint.pt: no checkpoint")
 
 
+def _run_folder(path, dataset="synthetic"):
+    (path / "config.json").write_text(f'{{"dataset": "{dataset}"}}')
+    return path
+
+
 def test_a_run_figure_is_kept_beside_the_record_when_drawn(tmp_path, monkeypatch):
     monkeypatch.delenv(publish.READ_ONLY_ENV, raising=False)
+    _run_folder(tmp_path)
     figure = publish.run_figure(tmp_path, "masks", _draw)
     assert figure is not None
     assert publish.figure_path(tmp_path, "masks").is_file()
@@ -64,6 +70,7 @@ def test_a_run_figure_is_kept_beside_the_record_when_drawn(tmp_path, monkeypatch
 
 def test_without_the_checkpoint_the_kept_drawing_is_shown(tmp_path, monkeypatch):
     monkeypatch.delenv(publish.READ_ONLY_ENV, raising=False)
+    _run_folder(tmp_path)
     plt.close(publish.run_figure(tmp_path, "masks", _draw))
     shown = publish.run_figure(tmp_path, "masks", _no_checkpoint)
     assert isinstance(shown, Image)
@@ -74,8 +81,17 @@ def test_without_checkpoint_or_drawing_the_figure_says_why(tmp_path):
     assert isinstance(shown, str) and "run/checkpoint.pt" in shown
 
 
+def test_a_real_datasets_drawing_is_not_kept(tmp_path, monkeypatch):
+    """It shows the dataset's images, which stay where the data is, out of the repository."""
+    monkeypatch.delenv(publish.READ_ONLY_ENV, raising=False)
+    _run_folder(tmp_path, "lsp")
+    plt.close(publish.run_figure(tmp_path, "masks", _draw))
+    assert not publish.figure_path(tmp_path, "masks").exists()
+
+
 def test_while_the_book_reads_no_drawing_is_written(tmp_path, monkeypatch):
     monkeypatch.setenv(publish.READ_ONLY_ENV, "1")
+    _run_folder(tmp_path)
     plt.close(publish.run_figure(tmp_path, "masks", _draw))
     assert not publish.figure_path(tmp_path, "masks").exists()
 

@@ -61,7 +61,13 @@ def test_a_gpu_profile_without_a_gpu_is_refused_with_its_reason(capsys):
 
 def test_the_study_runs_the_extras_only_when_asked():
     assert study.EXTRAS == ("heatmap_sigma",)
-    default = study.chosen_notebooks(study.NOTEBOOKS)
-    assert "heatmap_sigma" not in default and "freezing_phases" in default
-    assert set(study.chosen_notebooks(study.NOTEBOOKS, extras=True)) == set(study.NOTEBOOKS)
-    assert study.chosen_notebooks(study.NOTEBOOKS, only=["heatmap_sigma"]) == ["heatmap_sigma"]
+    trained, executed = study.chosen_notebooks(study.NOTEBOOKS)
+    assert "heatmap_sigma" not in trained and "freezing_phases" in trained
+    # ... but executes its notebook, which reads its records and links the shared ones anew
+    assert executed == trained + ["heatmap_sigma"]
+    trained, executed = study.chosen_notebooks(study.NOTEBOOKS, extras=True)
+    assert trained == executed == list(study.NOTEBOOKS)
+    only = study.chosen_notebooks(study.NOTEBOOKS, only=["heatmap_sigma"])
+    assert only == (["heatmap_sigma"], ["heatmap_sigma"])
+    real = study.chosen_notebooks(tuple(study.REAL))
+    assert real[0] == real[1] == list(study.REAL)  # no extras among the real-data notebooks

@@ -25,6 +25,7 @@ and 45; the paper's tables are these times 100, "NRMSE x 10^-2"):
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -454,6 +455,43 @@ NME_COLUMNS = {
     "failure_0.08": "FR@0.08",
     "failure_0.10": "FR@0.10",
 }
+
+
+def draw_attention(folder: str | Path, test_set: KeypointSet, count: int = 4):
+    """The paper's Fig. 15 for the trained run in ``folder``: its distillation module's maps on
+    the ``count`` test faces with the most occluded landmarks. FileNotFoundError without the
+    run's checkpoint."""
+    from studylib import plots
+
+    model, _ = load_run_model(folder)
+    shown = most_occluded(test_set, count)
+    maps = attention_maps(model, test_set.images[shown])
+    return plots.show_face_attention(
+        test_set.images[shown], maps, test_set.joints[shown], test_set.occluded[shown], size=1.9
+    )
+
+
+def draw_attention_by_setting(runs: dict[str, list[Path]], test_set: KeypointSet):
+    """Each setting's seed-0 model's maps on the test face with the most occluded landmarks, one
+    row per setting whose checkpoint is here; FileNotFoundError when none is."""
+    from studylib import plots
+
+    models = {}
+    for name, folders in runs.items():
+        with contextlib.suppress(FileNotFoundError):  # a setting without its checkpoint is left out
+            models[name] = load_run_model(folders[0])[0]
+    if not models:
+        raise FileNotFoundError("no checkpoint of any setting's seed-0 run is here")
+    index = [most_occluded(test_set, 1)[0]] * len(models)
+    maps = attention_maps_by_setting(models, test_set.images[index[0]])
+    return plots.show_face_attention(
+        test_set.images[index],
+        maps,
+        test_set.joints[index],
+        test_set.occluded[index],
+        row_labels=list(models),
+        size=1.9,
+    )
 
 
 def nme_table(

@@ -80,8 +80,9 @@ def figure_path(folder: str | Path, name: str) -> Path:
 
 def run_figure(folder: str | Path, name: str, draw: Callable[[], Any]) -> Any:
     """A figure of a trained run: ``draw()`` (which loads the run's checkpoint) when the checkpoint
-    is here, kept as ``figure-<name>.png`` beside the record (not while the book reads); else the
-    PNG kept when the records were made; else a sentence saying that neither is there.
+    is here, kept as ``figure-<name>.png`` beside the record (synthetic data only, and not while
+    the book reads); else the PNG kept when the records were made; else a sentence saying that
+    neither is there.
 
     ``draw`` raises FileNotFoundError when the checkpoint is missing, as loading one does.
     """
@@ -95,6 +96,16 @@ def run_figure(folder: str | Path, name: str, draw: Callable[[], Any]) -> Any:
             return Image(filename=str(path))
         return f"*No figure: {missing}; and no drawing of it was kept beside the record.*"
     figure = _figure_of(figure)
-    if figure is not None and not read_only():
+    if figure is not None and not read_only() and _keeps_drawings(folder):
         figure.savefig(path, dpi=72, bbox_inches="tight")
     return figure
+
+
+def _keeps_drawings(folder: str | Path) -> bool:
+    """Whether a run's drawings are kept beside its record: only for synthetic data. A drawing
+    of a real dataset's run shows that dataset's images, which stay where the data is
+    (``STUDYLIB_DATA``), never in the repository."""
+    from studylib.io import read_json
+
+    config = Path(folder) / "config.json"
+    return config.is_file() and read_json(config).get("dataset") == "synthetic"

@@ -95,11 +95,7 @@ def train_run(
             source = train_run(parts, config, root, *shared_with, progress=progress)
             return results.link_record(source, folder)
     if read_only() and (force or not results.is_complete(folder, config_dict)):
-        raise RuntimeError(
-            f"{folder}: no finished record of this configuration, and records are only read here "
-            f"({READ_ONLY_ENV} is set, as while the book is built): run `make study` (or the "
-            "notebook) to train it"
-        )
+        raise _not_trained_here(folder)
     if not needs_training(folder, config_dict, force):
         return folder
     train_set, test_set = parts.load_data(config)
@@ -123,14 +119,19 @@ def train_run(
     return results.write_record(folder, config_dict, metrics, outcome.history, per_sample, prov)
 
 
+def _not_trained_here(folder: Path) -> RuntimeError:
+    return RuntimeError(
+        f"{folder}: no finished record of this configuration, and records are only read here "
+        f"({READ_ONLY_ENV} is set, as while the book is built): run `make study` (or the "
+        "notebook) to train it"
+    )
+
+
 def _read_shared(owner: Path, folder: Path, config: dict[str, Any]) -> Path:
     """A shared run's folder when only reading: it must hold its owner's record as it is now (a
     run trained again by its owner after the link was made would otherwise show two versions)."""
     if not results.is_complete(folder, config):
-        raise RuntimeError(
-            f"{folder}: no finished record of this configuration, and records are only read here "
-            f"({READ_ONLY_ENV} is set): run `make study` to train and link it"
-        )
+        raise _not_trained_here(folder)
     if (folder / "metrics.json").read_bytes() != (owner / "metrics.json").read_bytes():
         raise RuntimeError(
             f"{folder} holds an older record than {owner}, the run it shares: run the study "

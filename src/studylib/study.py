@@ -171,12 +171,18 @@ def run_occlusion_test(root: Path, profile: str, force: bool) -> list[Path]:
 
 def chosen_notebooks(
     names: Sequence[str], only: Sequence[str] | None = None, extras: bool = False
-) -> list[str]:
-    """The notebooks a study call runs: ``only`` those when given, else every one of ``names``
-    but the extras (:attr:`studylib.experiments.base.Experiment.extra`) unless ``extras``."""
+) -> tuple[list[str], list[str]]:
+    """The notebooks a study call trains, and those it executes. It trains ``only`` those when
+    given, else every one of ``names`` but the extras
+    (:attr:`studylib.experiments.base.Experiment.extra`) unless ``extras``. It executes those,
+    and (unless ``only``) the extras it does not train, reading the records they have: a run
+    they share with a setting just trained (sigma 1 is the no-attention hourglass) is linked to
+    its new record, so the book never shows two versions of one run."""
     if only:
-        return [name for name in names if name in only]
-    return [name for name in names if extras or not EXPERIMENTS[name].extra]
+        trained = [name for name in names if name in only]
+        return trained, trained
+    trained = [name for name in names if extras or not EXPERIMENTS[name].extra]
+    return trained, trained + [name for name in names if name not in trained]
 
 
 def default_lanes() -> int:
@@ -236,15 +242,11 @@ def main(argv: list[str] | None = None) -> int:
         names = tuple(REAL)
         extra = {name: {"dataset": dataset, **more} for name, (dataset, more) in REAL.items()}
 
-    chosen = chosen_notebooks(names, args.only, args.extras)
+    chosen, executed = chosen_notebooks(names, args.only, args.extras)
     # Every notebook's training runs first, in one pool of lanes (the costliest first); the
     # notebooks then find their records and only read them, side by side in the lanes.
     runs = [run for name in chosen for run in EXPERIMENTS[name].runs(args.profile, **extra[name])]
     plan.train_all(runs, results_root(args.profile), lanes=lanes, force=not args.resume)
-    # The extras not run are executed too, reading the records they have: a run they share with
-    # a setting just trained (sigma 1 is the no-attention hourglass) is linked to its new record,
-    # so the book never shows two versions of one run. Their own runs are not trained again.
-    executed = chosen + ([] if args.only or args.real else sorted(set(EXTRAS) - set(chosen)))
 
     def run_one(name: str) -> None:
         # Only the notebooks that make records from the trained models (the robustness sweeps)

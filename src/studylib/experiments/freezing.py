@@ -9,6 +9,7 @@ and the book) and read its records.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -509,3 +510,30 @@ EXPERIMENT = Experiment(
     # ACNN's full schedule against the rest, and everything against no attention.
     references=("acnn-A-B-C", "no-attention"),
 )
+
+
+@functools.lru_cache(maxsize=1)
+def _trained(folder: str):
+    """The model of the run in ``folder`` and its test set, loaded once for both figures."""
+    model, config = pose.load_run_model(folder)
+    return model, pose.load_pose_data(config)[1]
+
+
+def draw_masks(folder: str | Path, count: int = 4):
+    """The paper's Fig. 6 for the trained run in ``folder``: ``count`` test images and the mask
+    each stage passes on. FileNotFoundError without the run's checkpoint."""
+    from studylib import plots
+
+    model, test_set = _trained(str(folder))
+    images = test_set.images[:count]
+    return plots.plot_attention_masks(images, pose.attention_masks(model, images))
+
+
+def draw_heatmaps(folder: str | Path):
+    """The paper's Fig. 1 for the trained run in ``folder``: the last stage's heatmap of every
+    joint for the first test image. FileNotFoundError without the run's checkpoint."""
+    from studylib import plots
+
+    model, test_set = _trained(str(folder))
+    heatmaps = pose.predicted_heatmaps(model, test_set.images[:1])
+    return plots.plot_joint_heatmaps(test_set.images[0], heatmaps[0], test_set.spec.names)
