@@ -70,3 +70,39 @@ def test_floor_reading_follows_the_gate(tmp_path):
     write_run(tmp_path, "freezing", "no-attention", 0, pose(12.0, 10))
     reading = chapters.ablation(tmp_path, "freezing").floor_reading()
     assert reading.startswith("Not every run cleared") and "no-attention seed 0" in reading
+
+
+def write_config_run(root, ablation, setting, seed, config, dataset="synthetic"):
+    folder = results.run_dir(root, ablation, dataset, setting, seed)
+    results.write_record(
+        folder,
+        config.to_dict(),
+        {"pckh": 50.0},
+        pd.DataFrame({"epoch": [1], "train_loss": [1.0]}),
+        pd.DataFrame({"sample": [0], "pckh": [50.0]}),
+        {"device": "cpu"},
+    )
+
+
+def test_budget_reading_states_each_budget_from_the_records(tmp_path):
+    from studylib.config import FaceConfig, PoseConfig
+
+    base = PoseConfig.from_profile("smoke", epochs=4)
+    for seed in (0, 1):
+        write_config_run(tmp_path, "freezing", "no-attention", seed, base.replace(seed=seed))
+        phased = base.replace(seed=seed, attention="acnn", schedule="A-B-C")
+        write_config_run(tmp_path, "freezing", "acnn-A-B-C", seed, phased)
+    reading = chapters.ablation(tmp_path, "freezing").budget_reading()
+    images = f"{base.num_train:,} training images at {base.image_size} px"
+    assert reading == (
+        f"no-attention: 4 epochs of {images} in batches of {base.batch_size}; acnn-A-B-C: "
+        f"5 epochs (1 of them training the masks alone) of {images} in batches of "
+        f"{base.batch_size} (seeds 0, 1)."
+    )
+    faces = FaceConfig.from_profile("smoke", epochs=3)
+    write_config_run(tmp_path, "reduction_ratio", "odn", 2, faces.replace(variant="odn"))
+    assert chapters.ablation(tmp_path, "reduction_ratio").budget_reading() == (
+        f"3 epochs of {faces.num_train:,} training images at {faces.image_size} px in batches "
+        f"of {faces.batch_size} (seed 2)."
+    )
+    assert chapters.budget_reading([]) == "No records."

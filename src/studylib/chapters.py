@@ -134,6 +134,10 @@ class Ablation:
         """:func:`floor_reading` of the ablation's runs."""
         return floor_reading(self.all_runs)
 
+    def budget_reading(self) -> str:
+        """:func:`budget_reading` of the ablation's runs."""
+        return budget_reading(self.all_runs)
+
 
 def ablation(root: str | Path, name: str, dataset: str = "synthetic") -> Ablation:
     """The runs of ablation ``name`` ("freezing", "reduction_ratio", "attention_order") on
@@ -234,3 +238,41 @@ def floor_reading(runs: Iterable[str | Path]) -> str:
         "them carries no verdict: such a model may have learnt the crop's layout and "
         "nothing about the image."
     )
+
+
+# ----------------------------------------------------------------------------- budgets
+
+
+def budget_reading(runs: Iterable[str | Path]) -> str:
+    """How the runs trained, read from their records' configs: seeds, input size, training
+    images, batch size and epochs (a phased schedule's mask-only phase counted), one clause per
+    budget, naming the settings when budgets differ. The book states budgets from here, so that
+    its words follow the records when a profile changes."""
+    from studylib.config import PoseConfig
+
+    runs = [Path(folder) for folder in runs]
+    if not runs:
+        return "No records."
+    budgets: dict[tuple, list[str]] = {}
+    seeds = set()
+    for folder in runs:
+        config = read_json(folder / "config.json")
+        keys = results.run_keys(folder)
+        seeds.add(keys["seed"])
+        phases = PoseConfig.from_record(folder).phases() if "num_stacks" in config else ()
+        epochs = sum(phase.epochs for phase in phases) or config["epochs"]
+        mask_only = sum(phase.epochs for phase in phases if phase.train == "mask")
+        budget = (config["image_size"], config["num_train"], config["batch_size"], epochs, mask_only)
+        settings = budgets.setdefault(budget, [])
+        if keys["setting"] not in settings:
+            settings.append(keys["setting"])
+    clauses = []
+    for (size, images, batch, epochs, mask_only), settings in budgets.items():
+        who = "" if len(budgets) == 1 else f"{', '.join(settings)}: "
+        masks = f" ({mask_only} of them training the masks alone)" if mask_only else ""
+        clauses.append(
+            f"{who}{epochs} epochs{masks} of {images:,} training images at {size} px in batches "
+            f"of {batch}"
+        )
+    seed_list = ", ".join(str(seed) for seed in sorted(seeds))
+    return f"{'; '.join(clauses)} (seed{'s' if len(seeds) > 1 else ''} {seed_list})."

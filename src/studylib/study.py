@@ -52,10 +52,12 @@ EXTRAS = tuple(name for name, experiment in EXPERIMENTS.items() if experiment.ex
 #: faces) and is scored on the whole test split (LSP 1001-2000; the 330 HELEN test faces). The
 #: budgets come from trials on a validation split carved from the training split
 #: (``results/tuning/300w/``, ``results/tuning/lsp/``) and from what a 2-core CPU affords in
-#: about an hour: LSP poses need far more steps than the synthetic ones (a 2-epoch trial was
-#: still far below the learning gate), so they get 4 epochs; 300-W faces at 64 px kept improving
-#: up to the 30 epochs tried (and did better than at 128 px for the same time), and get 20. Two
-#: seeds each: the intervals over seeds are then wide, which the ledger's power column shows.
+#: under an hour: LSP poses need far more steps than the synthetic ones (a 2-epoch trial was
+#: still far below the learning gate), so they get 4 epochs (an LSP epoch takes about 107 s
+#: here); 300-W faces at 64 px kept improving up to the 45 epochs tried (validation NME 7.43% at
+#: 12 epochs, 6.60% at 30, 6.09% at 45; at 128 px 6.06% at 24 epochs, in nearly twice the time), and get 45
+#: (about 115 s a run). Two seeds each: the intervals over seeds are then wide, which the
+#: ledger's power column shows.
 REAL_SEEDS = [0, 1]
 REAL: dict[str, tuple[str, dict]] = {
     "freezing_phases": (
