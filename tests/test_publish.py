@@ -89,6 +89,28 @@ def test_a_real_datasets_drawing_is_not_kept(tmp_path, monkeypatch):
     assert not publish.figure_path(tmp_path, "masks").exists()
 
 
+def test_the_studys_copy_of_a_real_data_notebook_draws_none_of_its_images(tmp_path, monkeypatch):
+    """The study sets NO_DATA_IMAGES_ENV for real data: the drawing is not made, a sentence says
+    why; synthetic drawings, and real ones outside the study, are drawn as always."""
+    monkeypatch.delenv(publish.READ_ONLY_ENV, raising=False)
+    monkeypatch.setenv(publish.NO_DATA_IMAGES_ENV, "1")
+    _run_folder(tmp_path, "lsp")
+    shown = publish.run_figure(tmp_path, "masks", _never_called)
+    assert isinstance(shown, str) and "lsp images" in shown and "STUDYLIB_DATA" in shown
+    assert "300w images" in publish.data_figure("300w", _never_called)
+    synthetic = publish.data_figure("synthetic", _draw)
+    assert synthetic is not None and not isinstance(synthetic, str)
+    plt.close(synthetic)
+    monkeypatch.delenv(publish.NO_DATA_IMAGES_ENV)
+    drawn = publish.data_figure("300w", _draw)
+    assert not isinstance(drawn, str)
+    plt.close(drawn)
+
+
+def _never_called():
+    raise AssertionError("drew a real dataset's images into the study's copy")
+
+
 def test_while_the_book_reads_no_drawing_is_written(tmp_path, monkeypatch):
     monkeypatch.setenv(publish.READ_ONLY_ENV, "1")
     _run_folder(tmp_path)

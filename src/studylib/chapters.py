@@ -262,7 +262,13 @@ def budget_reading(runs: Iterable[str | Path]) -> str:
         phases = PoseConfig.from_record(folder).phases() if "num_stacks" in config else ()
         epochs = sum(phase.epochs for phase in phases) or config["epochs"]
         mask_only = sum(phase.epochs for phase in phases if phase.train == "mask")
-        budget = (config["image_size"], config["num_train"], config["batch_size"], epochs, mask_only)
+        budget = (
+            config["image_size"],
+            config["num_train"],
+            config["batch_size"],
+            epochs,
+            mask_only,
+        )
         settings = budgets.setdefault(budget, [])
         if keys["setting"] not in settings:
             settings.append(keys["setting"])

@@ -23,6 +23,12 @@ from typing import Any
 READ_ONLY_ENV = "STUDYLIB_READ_ONLY"
 
 
+#: Set (to 1) by the study while it executes a notebook on a real dataset: the executed copy is
+#: kept in the repository, so drawings of that dataset's images are left out of it
+#: (:func:`data_figure`); a researcher who executes the notebook with the data sees them.
+NO_DATA_IMAGES_ENV = "STUDYLIB_NO_DATA_IMAGES"
+
+
 def read_only() -> bool:
     """Whether notebooks only read records here (the book's build), never train or write."""
     return os.environ.get(READ_ONLY_ENV, "") not in ("", "0")
@@ -88,6 +94,9 @@ def run_figure(folder: str | Path, name: str, draw: Callable[[], Any]) -> Any:
     """
     from IPython.display import Image
 
+    dataset = _run_dataset(folder)
+    if dataset not in (None, "synthetic") and _no_data_images():
+        return _left_out(dataset)
     path = figure_path(folder, name)
     try:
         figure = draw()
@@ -101,11 +110,37 @@ def run_figure(folder: str | Path, name: str, draw: Callable[[], Any]) -> Any:
     return figure
 
 
+def data_figure(dataset: str, draw: Callable[[], Any]) -> Any:
+    """``draw()``, a drawing of ``dataset``'s images; for a real dataset while the study makes
+    the executed copy that the repository keeps (:data:`NO_DATA_IMAGES_ENV`), a sentence
+    instead, and ``draw`` is not called."""
+    if dataset != "synthetic" and _no_data_images():
+        return _left_out(dataset)
+    return draw()
+
+
+def _no_data_images() -> bool:
+    return os.environ.get(NO_DATA_IMAGES_ENV, "") not in ("", "0")
+
+
+def _left_out(dataset: str) -> str:
+    return (
+        f"*Left out of this copy: the drawing shows {dataset} images, which stay with the data "
+        "(`STUDYLIB_DATA`), not in the repository. Executing the notebook with the data draws "
+        "it.*"
+    )
+
+
+def _run_dataset(folder: str | Path) -> str | None:
+    """The dataset of the run in ``folder``, from its config (None without one)."""
+    from studylib.io import read_json
+
+    config = Path(folder) / "config.json"
+    return read_json(config).get("dataset") if config.is_file() else None
+
+
 def _keeps_drawings(folder: str | Path) -> bool:
     """Whether a run's drawings are kept beside its record: only for synthetic data. A drawing
     of a real dataset's run shows that dataset's images, which stay where the data is
     (``STUDYLIB_DATA``), never in the repository."""
-    from studylib.io import read_json
-
-    config = Path(folder) / "config.json"
-    return config.is_file() and read_json(config).get("dataset") == "synthetic"
+    return _run_dataset(folder) == "synthetic"

@@ -41,6 +41,7 @@ from studylib import plan
 from studylib.config import PROFILES
 from studylib.experiments import EXPERIMENTS
 from studylib.face import REAL_300W_RUNS
+from studylib.publish import NO_DATA_IMAGES_ENV
 from studylib.results import project_root, results_root
 
 #: The experiment notebooks, in the order they run (:data:`studylib.experiments.EXPERIMENTS`).
@@ -55,9 +56,9 @@ EXTRAS = tuple(name for name, experiment in EXPERIMENTS.items() if experiment.ex
 #: under an hour: LSP poses need far more steps than the synthetic ones (a 2-epoch trial was
 #: still far below the learning gate), so they get 4 epochs (an LSP epoch takes about 107 s
 #: here); 300-W faces at 64 px kept improving up to the 45 epochs tried (validation NME 7.43% at
-#: 12 epochs, 6.60% at 30, 6.09% at 45; at 128 px 6.06% at 24 epochs, in nearly twice the time), and get 45
-#: (about 115 s a run). Two seeds each: the intervals over seeds are then wide, which the
-#: ledger's power column shows.
+#: 12 epochs, 6.60% at 30, 6.09% at 45; at 128 px 6.06% at 24 epochs, in nearly twice the
+#: time), and get 45 (about 115 s a run). Two seeds each: the intervals over seeds are then
+#: wide, which the ledger's power column shows.
 REAL_SEEDS = [0, 1]
 REAL: dict[str, tuple[str, dict]] = {
     "freezing_phases": (
@@ -243,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         write_mpii_check(root)
         names = tuple(REAL)
         extra = {name: {"dataset": dataset, **more} for name, (dataset, more) in REAL.items()}
+        # The executed copies are kept in the repository, so they draw none of the datasets'
+        # images (publish.data_figure; the kernels inherit the setting).
+        os.environ[NO_DATA_IMAGES_ENV] = "1"
 
     chosen, executed = chosen_notebooks(names, args.only, args.extras)
     # Every notebook's training runs first, in one pool of lanes (the costliest first); the
