@@ -20,6 +20,14 @@ def test_costlier_runs_come_first():
     pose = plan.PlannedRun("pose", PoseConfig.from_profile("quick"), "freezing", "a")
     face = plan.PlannedRun("face", FaceConfig.from_profile("quick"), "reduction_ratio", "b")
     assert sorted([face, pose], key=plan.PlannedRun.cost, reverse=True) == [pose, face]
+    # A phased schedule's mask phase is counted: it is the longest of the pose runs.
+    phased = plan.PlannedRun(
+        "pose",
+        PoseConfig.from_profile("quick", attention="acnn", schedule="A-B-C"),
+        "freezing",
+        "c",
+    )
+    assert sorted([pose, phased], key=plan.PlannedRun.cost, reverse=True) == [phased, pose]
 
 
 @pytest.mark.parametrize(

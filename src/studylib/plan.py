@@ -47,9 +47,11 @@ class PlannedRun:
         return run(self.config, root, self.ablation, self.setting, force=force, progress=False)
 
     def cost(self) -> float:
-        """A rough relative cost (images seen times pixels), to start the longest runs first."""
+        """A rough relative cost (images seen times pixels), to start the longest runs first.
+        The epochs are those of every phase (ACNN's phased schedules add a mask phase)."""
         c = self.config
-        return c.num_train * c.epochs * c.image_size**2 * (4.0 if self.track == "pose" else 1.0)
+        epochs = sum(phase.epochs for phase in c.phases())
+        return c.num_train * epochs * c.image_size**2 * (4.0 if self.track == "pose" else 1.0)
 
 
 def _train(run: PlannedRun, root: str, force: bool) -> tuple[str, float, bool]:
