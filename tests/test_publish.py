@@ -96,8 +96,8 @@ def test_the_studys_copy_of_a_real_data_notebook_draws_none_of_its_images(tmp_pa
     monkeypatch.setenv(publish.NO_DATA_IMAGES_ENV, "1")
     _run_folder(tmp_path, "lsp")
     shown = publish.run_figure(tmp_path, "masks", _never_called)
-    assert isinstance(shown, str) and "lsp images" in shown and "STUDYLIB_DATA" in shown
-    assert "300w images" in publish.data_figure("300w", _never_called)
+    assert isinstance(shown, str) and "LSP images" in shown and "STUDYLIB_DATA" in shown
+    assert "300-W images" in publish.data_figure("300w", _never_called)
     synthetic = publish.data_figure("synthetic", _draw)
     assert synthetic is not None and not isinstance(synthetic, str)
     plt.close(synthetic)

@@ -124,8 +124,11 @@ def _no_data_images() -> bool:
 
 
 def _left_out(dataset: str) -> str:
+    from studylib.study import DATASET_TITLES
+
+    name = DATASET_TITLES.get(dataset, dataset)
     return (
-        f"*Left out of this copy: the drawing shows {dataset} images, which stay with the data "
+        f"*Left out of this copy: the drawing shows {name} images, which stay with the data "
         "(`STUDYLIB_DATA`), not in the repository. Executing the notebook with the data draws "
         "it.*"
     )
