@@ -97,7 +97,9 @@ def main() -> None:
             )
         scores = {}
         for name, decode in DECODERS.items():
-            metrics, _ = pose.pose_metrics(heatmap_to_image(decode(heatmaps), 4).numpy(), held_out)
+            metrics, _ = pose.pose_metrics(
+                heatmap_to_image(decode(heatmaps), task.stride).numpy(), held_out
+            )
             scores[name] = {
                 k: round(float(metrics[k]), 4) for k in ("pckh", "pckh_auc", "mean_error")
             }

@@ -248,7 +248,7 @@ def budget_reading(runs: Iterable[str | Path]) -> str:
     images, batch size and epochs (a phased schedule's mask-only phase counted), one clause per
     budget, naming the settings when budgets differ. The book states budgets from here, so that
     its words follow the records when a profile changes."""
-    from studylib.config import PoseConfig
+    from studylib.config import FaceConfig, PoseConfig
 
     runs = [Path(folder) for folder in runs]
     if not runs:
@@ -256,18 +256,17 @@ def budget_reading(runs: Iterable[str | Path]) -> str:
     budgets: dict[tuple, list[str]] = {}
     seeds = set()
     for folder in runs:
-        config = read_json(folder / "config.json")
         keys = results.run_keys(folder)
         seeds.add(keys["seed"])
-        phases = PoseConfig.from_record(folder).phases() if "num_stacks" in config else ()
-        epochs = sum(phase.epochs for phase in phases) or config["epochs"]
-        mask_only = sum(phase.epochs for phase in phases if phase.train == "mask")
+        track = PoseConfig if "num_stacks" in read_json(folder / "config.json") else FaceConfig
+        config = track.from_record(folder)
+        phases = config.phases()
         budget = (
-            config["image_size"],
-            config["num_train"],
-            config["batch_size"],
-            epochs,
-            mask_only,
+            config.image_size,
+            config.num_train,
+            config.batch_size,
+            sum(phase.epochs for phase in phases),
+            sum(phase.epochs for phase in phases if phase.train == "mask"),
         )
         settings = budgets.setdefault(budget, [])
         if keys["setting"] not in settings:

@@ -123,9 +123,11 @@ def _no_data_images() -> bool:
     return os.environ.get(NO_DATA_IMAGES_ENV, "") not in ("", "0")
 
 
-def _left_out(dataset: str) -> str:
-    from studylib.study import DATASET_TITLES
+#: How a real dataset is named to readers (titles of executed copies, left-out drawings).
+DATASET_TITLES = {"lsp": "LSP", "300w": "300-W", "mpii": "MPII"}
 
+
+def _left_out(dataset: str) -> str:
     name = DATASET_TITLES.get(dataset, dataset)
     return (
         f"*Left out of this copy: the drawing shows {name} images, which stay with the data "

@@ -41,7 +41,7 @@ from studylib import plan
 from studylib.config import PROFILES
 from studylib.experiments import EXPERIMENTS
 from studylib.face import REAL_300W_RUNS
-from studylib.publish import NO_DATA_IMAGES_ENV
+from studylib.publish import DATASET_TITLES, NO_DATA_IMAGES_ENV
 from studylib.results import project_root, results_root
 
 #: The experiment notebooks, in the order they run (:data:`studylib.experiments.EXPERIMENTS`).
@@ -109,10 +109,6 @@ def run_notebook(
         flush=True,
     )
     return target
-
-
-#: How a dataset is named in the title of an executed notebook that ran on it.
-DATASET_TITLES = {"lsp": "LSP", "300w": "300-W", "mpii": "MPII"}
 
 
 def name_dataset(path: Path, dataset: str) -> None:
