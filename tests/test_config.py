@@ -41,6 +41,23 @@ def test_every_phase_warms_up_and_anneals_within_its_own_steps():
         assert phase.lr_at(0.99) == pytest.approx(phase.lr / 100)  # annealed before it ends
 
 
+def test_a_pose_config_sets_where_every_phase_drops_its_rate():
+    config = PoseConfig.from_profile("smoke", schedule="A-B-C", attention="acnn", lr_drops="[0.9]")
+    assert config.lr_drops == (0.9,)
+    for phase in config.phases():
+        assert phase.lr_drops == (0.9,)
+        assert phase.lr_at(0.85) == pytest.approx(phase.lr)
+        assert phase.lr_at(0.95) == pytest.approx(phase.lr / 10)
+    again = PoseConfig(**config.to_dict() | {"lr_drops": [0.9]})  # as config.json gives it back
+    assert again == config
+
+
+@pytest.mark.parametrize("drops", [(0.0,), (1.0,), (0.8, 0.6), (0.5, 0.5)])
+def test_rate_drops_outside_the_phase_or_out_of_order_are_named(drops):
+    with pytest.raises(ValueError, match="lr_drops must be increasing shares"):
+        PoseConfig.from_profile("smoke", lr_drops=drops)
+
+
 @pytest.mark.parametrize("schedule", ["joint", "A-B-C", "A-B", "A-C"])
 @pytest.mark.parametrize("epochs", [2, 10, 37])
 def test_schedules_give_equal_heatmap_updates(schedule, epochs):

@@ -84,7 +84,8 @@ def schedule_table(configs: dict[str, PoseConfig]) -> pd.DataFrame:
     not confounded with a budget) and those of the masks alone.
 
     A phase's cell reads "4 ep, heatmap, lr 0.002": four epochs training the heatmap network at
-    a peak rate of 0.002; every phase warms up and is divided by 10 at 60% and 85% of its steps.
+    a peak rate of 0.002; every phase warms up and is divided by 10 at the config's ``lr_drops``
+    (shares of its steps).
     """
     rows = {}
     for name, config in configs.items():
