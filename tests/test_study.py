@@ -71,3 +71,30 @@ def test_the_study_runs_the_extras_only_when_asked():
     assert only == (["heatmap_sigma"], ["heatmap_sigma"])
     real = study.chosen_notebooks(tuple(study.REAL))
     assert real[0] == real[1] == list(study.REAL)  # no extras among the real-data notebooks
+
+
+def test_extras_whose_records_are_stale_are_trained_in_the_pool(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from studylib import results
+
+    monkeypatch.setenv(results.RESULTS_ENV, str(tmp_path))
+    trained, executed = study.chosen_notebooks(study.NOTEBOOKS)
+    planned = study.EXPERIMENTS["heatmap_sigma"].runs("quick")
+    stale = study.stale_extra_runs(executed, trained, "quick", {})
+    assert [run.label for run in stale] == [run.label for run in planned]  # no records yet
+    # A record of the run's current config is read, not trained; one of an older config is not.
+    current, older = planned[0], planned[1]
+    for run, config in ((current, current.config), (older, older.config.replace(lr_drops=(0.6,)))):
+        results.write_record(
+            run.folder(tmp_path),
+            config.to_dict(),
+            {"pckh": 50.0},
+            pd.DataFrame({"epoch": [1]}),
+            pd.DataFrame({"sample": [0]}),
+            {"device": "cpu"},
+        )
+    stale = study.stale_extra_runs(executed, trained, "quick", {})
+    assert current.label not in [run.label for run in stale]
+    assert older.label in [run.label for run in stale]
+    assert study.stale_extra_runs(executed, executed, "quick", {}) == []  # all trained anyway

@@ -164,9 +164,9 @@ POSE_PROFILES: dict[str, dict[str, Any]] = {
         lr_drops=(0.9,),
     ),
     # The whole study (both tracks, synthetic and real data) in one call of a few minutes on one
-    # H100/H200: inputs and schedule as quick's, a network twice as wide, larger batches. Sized from an
-    # estimate (FLOPs, kernel launches per step, the CPU's data generation), not yet from a GPU
-    # run: ``make gpu-check`` measures it.
+    # H100/H200: inputs and schedule as quick's, a network twice as wide, larger batches. Sized
+    # from an estimate (FLOPs, kernel launches per step, the CPU's data generation), not yet from
+    # a GPU run: ``make gpu-check`` measures it.
     "gpu": dict(
         image_size=128,
         num_stacks=2,
@@ -348,9 +348,7 @@ class PoseConfig(RunConfig):
         return PoseSynthConfig
 
     def phases(self) -> tuple[Phase, ...]:
-        return schedule_phases(
-            self.schedule, self.epochs, self.lr, self.mask_epochs, self.lr_drops
-        )
+        return schedule_phases(self.schedule, self.epochs, self.lr, self.mask_epochs, self.lr_drops)
 
 
 #: Datasets a face run trains and tests on: the built-in synthetic faces and 300-W.

@@ -39,6 +39,20 @@ class PlannedRun:
     def label(self) -> str:
         return f"{self.ablation}/{self.config.dataset}/{self.setting}/seed{self.config.seed}"
 
+    def folder(self, root: str | Path) -> Path:
+        """Where the run's record goes under the results root ``root``."""
+        from studylib import results
+
+        return results.run_dir(
+            root, self.ablation, self.config.dataset, self.setting, self.config.seed
+        )
+
+    def is_finished(self, root: str | Path) -> bool:
+        """Whether ``root`` holds the run's finished record, of this very config."""
+        from studylib import results
+
+        return results.is_complete(self.folder(root), self.config.to_dict())
+
     def train(self, root: str | Path, force: bool = False) -> Path:
         """Train the run (or keep its finished record unless ``force``); its record's folder."""
         from studylib import face, pose
@@ -56,10 +70,7 @@ class PlannedRun:
 
 def _train(run: PlannedRun, root: str, force: bool) -> tuple[str, float, bool]:
     """Train one run in a pool process: its label, seconds, and whether it was already finished."""
-    from studylib import results
-
-    folder = results.run_dir(root, run.ablation, run.config.dataset, run.setting, run.config.seed)
-    kept = not force and results.is_complete(folder, run.config.to_dict())
+    kept = not force and run.is_finished(root)
     started = time.perf_counter()
     run.train(root, force=force)
     return run.label, time.perf_counter() - started, kept

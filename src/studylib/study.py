@@ -56,10 +56,10 @@ EXTRAS = tuple(name for name, experiment in EXPERIMENTS.items() if experiment.ex
 #: under an hour: LSP poses need far more steps than the synthetic ones (a 2-epoch trial was
 #: still far below the learning gate), so they get 5 epochs (an LSP epoch takes about 107 s
 #: here; ACNN A-B-C, seed 0, validation PCK@0.2 32.3 at 4 epochs, 37.1 at 5, 39.8 at 5 with the
-#: quick profile's single rate drop at 90%); 300-W faces at 64 px kept improving up to the 45 epochs tried (validation NME 7.43% at
-#: 12 epochs, 6.60% at 30, 6.09% at 45; at 128 px 6.06% at 24 epochs, in nearly twice the
-#: time), and get 45 (about 115 s a run). Two seeds each: the intervals over seeds are then
-#: wide, which the ledger's power column shows.
+#: quick profile's single rate drop at 90%); 300-W faces at 64 px kept improving up to the 45
+#: epochs tried (validation NME 7.43% at 12 epochs, 6.60% at 30, 6.09% at 45; at 128 px 6.06%
+#: at 24 epochs, in nearly twice the time), and get 45 (about 115 s a run). Two seeds each:
+#: the intervals over seeds are then wide, which the ledger's power column shows.
 REAL_SEEDS = [0, 1]
 REAL: dict[str, tuple[str, dict]] = {
     "freezing_phases": (
@@ -185,6 +185,22 @@ def chosen_notebooks(
     return trained, trained + [name for name in names if name not in trained]
 
 
+def stale_extra_runs(
+    executed: Sequence[str], chosen: Sequence[str], profile: str, extra: dict[str, dict]
+) -> list[plan.PlannedRun]:
+    """The runs of the notebooks executed but not trained (the extras) whose records do not hold
+    their current configs, e.g. after a profile changed. Left to the notebook, they would train
+    one after the other in its kernel; the study trains them in its pool instead."""
+    root = results_root(profile)
+    return [
+        run
+        for name in executed
+        if name not in chosen
+        for run in EXPERIMENTS[name].runs(profile, **extra.get(name, {}))
+        if not run.is_finished(root)
+    ]
+
+
 def default_lanes() -> int:
     """One lane per GPU (each run has a device to itself), else two on a CPU (see above)."""
     import torch
@@ -249,7 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     # Every notebook's training runs first, in one pool of lanes (the costliest first); the
     # notebooks then find their records and only read them, side by side in the lanes.
     runs = [run for name in chosen for run in EXPERIMENTS[name].runs(args.profile, **extra[name])]
-    plan.train_all(runs, results_root(args.profile), lanes=lanes, force=not args.resume)
+    stale = stale_extra_runs(executed, chosen, args.profile, extra)
+    if stale:
+        print(
+            f"[study] {len(stale)} runs of the extras have no record of their current config "
+            "(the profile changed since they ran): trained in the pool too",
+            flush=True,
+        )
+    plan.train_all(runs + stale, results_root(args.profile), lanes=lanes, force=not args.resume)
 
     def run_one(name: str) -> None:
         # Only the notebooks that make records from the trained models (the robustness sweeps)
