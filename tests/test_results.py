@@ -2,6 +2,7 @@
 results root, whether the code is dirty, and the provenance a record keeps."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -94,3 +95,9 @@ def test_provenance_records_the_kernel_settings():
     assert set(cpu_kernels.CPU_KERNEL_ENV) <= set(kernels)
     assert kernels["aten_capability"]
     assert "cpu_model" in kernels and "cpu_vector_isa" in kernels
+
+
+def test_a_record_folder_is_shown_relative_to_the_project(tmp_path):
+    inside = results.project_root() / "results" / "freezing" / "synthetic"
+    assert results.shown_path(inside) == Path("results/freezing/synthetic")
+    assert results.shown_path(tmp_path / "elsewhere") == tmp_path / "elsewhere"

@@ -54,6 +54,16 @@ def results_root(profile: str, results_dir: str | Path | None = None) -> Path:
     return root / "_build" / "smoke-results" if profile == "smoke" else root / "results"
 
 
+def shown_path(path: str | Path) -> Path:
+    """``path`` as a notebook prints it: relative to the project when inside it, so that an
+    executed copy does not carry the folder of the machine that ran it."""
+    path = Path(path)
+    try:
+        return path.resolve().relative_to(project_root().resolve())
+    except ValueError:
+        return path
+
+
 def run_dir(root: str | Path, ablation: str, dataset: str, setting: str, seed: int) -> Path:
     for name, value in (("ablation", ablation), ("dataset", dataset), ("setting", setting)):
         if not value or "/" in value or value.startswith("."):
