@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     if stale:
         print(
             f"[study] {len(stale)} runs of the extras have no record of their current config "
-            "(the profile changed since they ran): trained in the pool too",
+            "(missing, or made before the profile changed): trained in the pool too",
             flush=True,
         )
     plan.train_all(runs + stale, results_root(args.profile), lanes=lanes, force=not args.resume)
