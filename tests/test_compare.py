@@ -110,7 +110,8 @@ def test_a_consistent_difference_decides_replicated():
     frame = scores({"ref": [0, 0, 0], "better": [2.0, 2.2, 1.8]})
     row = compare.paired_differences(frame, "ref", ["score"]).iloc[0]
     assert 0 < row["hier_low"] < row["difference"] < row["hier_high"]
-    assert compare.decide(row["hier_low"], row["hier_high"], +1, row["mde"], 1.1) == "replicated"
+    verdict = compare.decide(row["hier_low"], row["hier_high"], +1, row["mde"], effect=1.1)
+    assert verdict == "replicated"
 
 
 # One test per verdict of compare.decide, on a claim of +1.1 (ACNN's Total) unless said. The

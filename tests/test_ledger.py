@@ -276,3 +276,27 @@ def test_face_models_at_floor_give_no_evidence(tmp_path):
 def test_a_verdict_must_be_known():
     with pytest.raises(ValueError, match="verdict must be one of"):
         ledger.entry(1, "probably", "", "")
+
+
+def test_the_ledger_passes_its_alpha_as_alpha_and_its_gate_as_the_gate(monkeypatch):
+    """Once ALPHA went into decide's ``cleared`` position (it worked only because 0.05 is truthy)."""
+    seen = {}
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return compare.REPLICATED
+
+    monkeypatch.setattr(compare, "decide", spy)
+    monkeypatch.setattr(ledger, "ALPHA", 0.2)
+    entry = ledger._entry(
+        1, "r", difference=1.0, low=0.5, high=1.5, mde=0.5, p_value=0.1, verdict="inconclusive"
+    )
+    ledger._decide([entry])
+    assert seen["alpha"] == 0.2 and seen.get("cleared", True) is True
+
+
+def test_the_power_sentence_is_whole_when_no_seed_count_would_do(monkeypatch):
+    monkeypatch.setattr(ledger, "_seeds_needed", lambda row, effect: np.inf)
+    row = pd.Series({"seeds": 3, "mde": 2.0})
+    text = ledger._power_words(row, 1.1, 2, "points")
+    assert text.endswith("(it needs more test samples).")

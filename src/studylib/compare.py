@@ -228,6 +228,7 @@ def decide(
     high: float,
     expected: int,
     mde: float,
+    *,
     effect: float | None = None,
     p_adjusted: float | None = None,
     cleared: bool = True,

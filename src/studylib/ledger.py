@@ -212,8 +212,9 @@ def _power_words(row: pd.Series, effect: float | None, digits: int, unit: str) -
     if np.isfinite(needed):
         return text + f", which about {int(needed)} seeds would detect."
     if needed == np.inf:
-        return text + ", which no number of seeds would detect on this test set (it needs more "
-        "test samples)."
+        return text + (
+            ", which no number of seeds would detect on this test set (it needs more test samples)."
+        )
     return text + "."
 
 
@@ -517,7 +518,9 @@ def _decide(entries: list[Entry]) -> None:
         log = e.claim == 3  # a ratio, tested on the log scale
         low, high, mde = np.log([e.low, e.high, e.mde]) if log else (e.low, e.high, e.mde)
         effect = None if not np.isfinite(e.paper_effect) else e.paper_effect
-        e.verdict = compare.decide(low, high, e.expected, mde, effect, e.p_holm, ALPHA)
+        e.verdict = compare.decide(
+            low, high, e.expected, mde, effect=effect, p_adjusted=e.p_holm, alpha=ALPHA
+        )
         if np.isfinite(e.p_holm):
             e.evidence += (
                 f" p = {e.p_value:.2g}, Holm-adjusted over the ledger's {len(tested)} tested "
