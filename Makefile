@@ -44,8 +44,10 @@ study-real: $(VENV)/.installed
 	@echo "The book is at $(CURDIR)/_build/html/index.html"
 
 # Re-run a stratified sample of the committed records (one per ablation and dataset) from their
-# own configs into a temporary folder, never results/, and print each one's difference from its
-# record; the check goes to results/reproduce/last_check.json, which the book shows.
+# own configs into a temporary folder, never results/, and judge each re-run as a new draw: inside
+# its setting's 95% prediction interval from the committed seeds, and no ledger verdict changed
+# with it in place of its record (the exit status says whether both held). The check goes to
+# results/reproduce/last_check.json, which the book shows.
 # REPRODUCE_ARGS: e.g. "--per-ablation 2", "--records results/...", "--dry-run".
 .PHONY: reproduce
 reproduce: $(VENV)/.installed

@@ -48,7 +48,7 @@ def test_the_benchmark_times_the_training_step(monkeypatch):
     # warm-up, the FLOP count, then the timed steps
     assert len(calls) == 1 + 1 + 2
     assert type(calls[0]).__name__ == "PoseTask"
-    assert record["precision"] == "fp32" and not record["channels_last"]
+    assert record["precision"] == "fp32" and record["channels_last"]
 
 
 def test_flop_count_grows_with_the_stacks():
@@ -57,3 +57,31 @@ def test_flop_count_grows_with_the_stacks():
     r2 = bench.run_case(two, torch.device("cpu"), batch_size=2, steps=1, warmup=0)
     r4 = bench.run_case(four, torch.device("cpu"), batch_size=2, steps=1, warmup=0)
     assert 1.6 < r4["flops_per_image"] / r2["flops_per_image"] < 2.2
+
+
+def test_side_by_side_comparisons_run_and_write_records(tmp_path, monkeypatch, capsys):
+    from studylib import bench_compare
+
+    # One tiny case, one step: the code path of --against and --kernels in seconds.
+    monkeypatch.setattr(bench_compare, "QUICK_CASES", (("pose-tiny", "pose", "smoke", {}),))
+    args = [
+        "--against",
+        "HEAD",
+        "--kernels",
+        "--rounds",
+        "1",
+        "--steps",
+        "1",
+        "--out",
+        str(tmp_path),
+    ]
+    assert bench.main(args) == 0
+    against = json.loads((tmp_path / "cpu" / "compare-against-HEAD.json").read_text())
+    (row,) = against["rows"]
+    assert row["ratio"] > 0 and row["HEAD images/s"] > 0 and row["this code images/s"] > 0
+    kernels = json.loads((tmp_path / "cpu" / "compare-kernels.json").read_text())
+    assert [r["variant"] for r in kernels["rows"]] == [v[0] for v in bench_compare.KERNEL_VARIANTS]
+    assert kernels["rows"][0]["vs avx2 pin"] == 1.0
+    assert "ratio" in capsys.readouterr().out
+    with pytest.raises(SystemExit):  # a commit that is not there is named
+        bench.main(["--against", "no-such-commit", "--out", str(tmp_path)])

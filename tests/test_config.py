@@ -5,6 +5,7 @@ PoseConfig and FaceConfig."""
 import re
 
 import pytest
+import torch
 
 from studylib.config import (
     ATTENTION_ORDERS,
@@ -167,3 +168,16 @@ def test_face_profiles_overrides_and_choices():
     full = FaceConfig.from_profile("full")
     assert (full.image_size, full.width, full.layer4_stride) == (224, 64, 2)  # the paper's scale
     assert FACE_VARIANTS == VARIANTS and ATTENTION_ORDERS == CBAM.ORDERS
+
+
+def test_each_track_trains_in_its_own_cpu_layout_unless_told():
+    from studylib.train import default_channels_last
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    pose, face = PoseConfig.from_profile("smoke"), FaceConfig.from_profile("smoke")
+    assert default_channels_last(cpu, pose.channels_last, pose.CPU_CHANNELS_LAST) is True
+    assert default_channels_last(cpu, face.channels_last, face.CPU_CHANNELS_LAST) is False
+    assert default_channels_last(cuda, face.channels_last, face.CPU_CHANNELS_LAST) is True
+    assert default_channels_last(cpu, False, pose.CPU_CHANNELS_LAST) is False
+    # The default is not written into the record's config, so older records still match.
+    assert "channels_last" not in pose.to_dict()

@@ -43,34 +43,91 @@ def fake_pose_record(root, ablation, setting, seed=0, dataset="synthetic", **cha
     return folder
 
 
-def test_rerun_matches_its_record_and_reports_a_changed_one(face_record, tmp_path, capsys):
+def setting_with_seeds(face_record, root, setting, shifts, ablation="reduction_ratio"):
+    """Copies of the tiny face record as seeds 0.. of ``setting`` (configs unchanged, so each
+    re-runs as seed 0), with their NME shifted by ``shifts``; the folders."""
+    return [
+        copy_record(
+            face_record,
+            root,
+            ablation,
+            "synthetic",
+            setting,
+            seed=seed,
+            metrics=lambda m, shift=shift: {**m, "nme": m["nme"] + shift},
+        )
+        for seed, shift in enumerate(shifts)
+    ]
+
+
+def test_a_rerun_is_judged_against_its_seeds_spread(face_record, tmp_path, capsys):
     root = tmp_path / "results"
-    same = copy_record(face_record, root, "reduction_ratio", "synthetic", "adm-r8")
-    shifted = copy_record(
-        face_record,
-        root,
-        "attention_order",
-        "synthetic",
-        "channel-spatial",
-        metrics=lambda m: {**m, "nme": m["nme"] + 0.01},
-    )
+    # The committed seeds spread around the re-run's value: it is inside, and identical to seed 0.
+    near = setting_with_seeds(face_record, root, "adm-r8", [0.0, 0.002, -0.002])
+    # Committed seeds far above it with a small spread: the re-run is outside.
+    far = setting_with_seeds(face_record, root, "adm-r16", [0.05, 0.051, 0.049])
     before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
     output = tmp_path / "check.json"
-    status = reproduce.main(["--records", str(same), str(shifted), "--output", str(output)])
-    assert status == 1  # one record differs beyond the (zero) tolerance
+    args = ["--records", str(near[0]), str(far[0]), "--output", str(output), "--lanes", "1"]
+    assert reproduce.main(args) == 1
     check = read_json(output)
     by_setting = {entry["setting"]: entry for entry in check["records"]}
-    assert by_setting["adm-r8"]["difference"] == {"nme": 0.0}
-    assert by_setting["channel-spatial"]["difference"]["nme"] == pytest.approx(-0.01)
-    assert check["summary"]["identical"] == 1 and check["summary"]["beyond_tolerance"] == 1
+    inside, outside = by_setting["adm-r8"], by_setting["adm-r16"]
+    assert inside["within"] is True and inside["identical"] and inside["difference"] == {"nme": 0.0}
+    assert outside["within"] is False and not outside["identical"]
+    assert outside["difference"]["nme"] == pytest.approx(-0.05)
+    # the seed SD is pooled over the ablation's settings: 2 + 2 degrees of freedom
+    assert inside["interval"]["df"] == 4 and inside["interval"]["seeds"] == 3
+    assert check["passed"] is False and check["summary"]["outside_interval"] == 1
+    assert check["summary"]["identical"] == 1 and check["summary"]["within_interval"] == 1
     assert check["git_commit"] == reproduce_commit()
     assert check["machine"]["cpu_kernels"]["aten_capability"]
-    assert {"time", "machine", "records", "summary"} <= set(check)
+    assert {"time", "machine", "records", "summary", "ledgers"} <= set(check)
     printed = capsys.readouterr().out
-    assert "adm-r8" in printed and "(-1.0000)" in printed  # NME printed in points
+    assert "adm-r16" in printed and "OUTSIDE" in printed and "FAILED" in printed
+    assert "(-5.0000)" in printed  # NME printed in points
     # the re-runs went to a temporary root: the records are untouched
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
-    assert reproduce.main(["--records", str(same), "--output", str(output)]) == 0
+    assert reproduce.main(["--records", str(near[0]), "--output", str(output)]) == 0
+    assert read_json(output)["passed"] is True
+    assert "1 of 1 re-runs fell inside" in reproduce.describe_last_check(output)
+    table = reproduce.last_check_table(output)
+    assert table["status"].iloc[0] == "inside, identical"
+
+
+def test_a_changed_verdict_fails_the_check(face_record, tmp_path, monkeypatch, capsys):
+    from studylib import ledger
+
+    root = tmp_path / "results"
+    near = setting_with_seeds(face_record, root, "adm-r8", [0.0, 0.002, -0.002])
+    real_ledger = ledger.ledger
+
+    def fake(where, *datasets):  # claim 7's verdict flips on the copy with the re-run in place
+        table = real_ledger(where, *datasets)
+        if "overlay-" in str(where):
+            table.loc[7, "verdict"] = "replicated"
+        return table
+
+    monkeypatch.setattr(ledger, "ledger", fake)
+    output = tmp_path / "check.json"
+    assert reproduce.main(["--records", str(near[0]), "--output", str(output)]) == 1
+    check = read_json(output)
+    assert check["records"][0]["within"] is True
+    assert check["ledgers"][0]["changed"] == ["7"]
+    assert check["ledgers"][0]["datasets"] == ["synthetic", "synthetic"]
+    assert "claim 7" in capsys.readouterr().out
+
+
+def test_prediction_interval():
+    interval = reproduce.prediction_interval([1.0, 2.0, 3.0])
+    # mean 2, s 1, t(0.975, 2) = 4.303, sqrt(1 + 1/3)
+    assert interval["low"] == pytest.approx(2 - 4.303 * 1.1547, abs=1e-3)
+    assert interval["high"] == pytest.approx(2 + 4.303 * 1.1547, abs=1e-3)
+    pooled = reproduce.prediction_interval([1.0, 2.0, 3.0], [[1.0, 2.0, 3.0], [5.0, 6.0, 7.0]])
+    assert pooled["df"] == 4 and pooled["seed_sd"] == pytest.approx(1.0)
+    assert pooled["high"] - pooled["mean"] < interval["high"] - interval["mean"]
+    assert reproduce.prediction_interval([1.0]) is None
+    assert reproduce.prediction_interval([1.0], [[1.0], [2.0, 4.0]])["df"] == 1
 
 
 def reproduce_commit():
@@ -86,20 +143,21 @@ def test_dry_run_lists_the_stratified_sample(tmp_path, capsys):
         fake_pose_record(root, "freezing", "acnn-joint", seed=seed, attention="acnn")
         fake_pose_record(root, "baseline", "hourglass", seed=seed)  # the same runs, linked
     fake_pose_record(root, "freezing", "no-attention", dataset="lsp")
+    fake_pose_record(root, "tuning", "drops-0.9")  # validation records are not sampled
     sweep = root / "robustness" / "synthetic" / "pose-acnn" / "seed0"
     sweep.mkdir(parents=True)
     write_json(sweep / "config.json", {"track": "pose", "source": "x"})
     write_json(sweep / "metrics.json", {})
 
     found = reproduce.find_records(root)
-    assert sweep not in found and len(found) == 10
+    assert sweep not in found and len(found) == 11
     sample = reproduce.sample_records(found, per_stratum=2, seed=0)
     strata = [(f.parts[-4], f.parts[-3]) for f in sample]
     assert strata.count(("freezing", "synthetic")) == 2 and ("freezing", "lsp") in strata
     configs = [str(sorted(read_json(f / "config.json").items())) for f in sample]
     assert len(set(configs)) == len(configs)  # a linked run is drawn once
     assert reproduce.sample_records(found, 2, seed=0) == sample  # the sample is reproducible
-    assert len(reproduce.sample_records(found, per_stratum=1)) == 3
+    assert len(reproduce.sample_records(found, per_stratum=1)) == 3  # no tuning record
 
     output = tmp_path / "check.json"
     status = reproduce.main(["--results", str(root), "--dry-run", "--output", str(output)])
@@ -127,45 +185,21 @@ def test_old_configs_are_named_not_guessed(tmp_path, monkeypatch):
         reproduce.rebuild_config("face", {"seed": 0, "odd_knob": 1})
 
 
-def test_last_check_for_the_book(face_record, tmp_path):
+def test_last_check_for_the_book(tmp_path):
     missing = tmp_path / "none.json"
     assert "make reproduce" in reproduce.describe_last_check(missing)
     assert reproduce.last_check_table(missing).empty
-    root = tmp_path / "results"
-    copy_record(face_record, root, "reduction_ratio", "synthetic", "adm-r8")
-    check = {
-        "time": "2025-01-01T00:00:00+00:00",
-        "git_commit": "abc",
-        "git_dirty": False,
-        "machine": {"cpu_name": "AMD EPYC", "cpu_kernels": {"cpu_model": "AuthenticAMD x"}},
-        "tolerance": 0.0,
-        "summary": {
-            "records": 2,
-            "re_run": 1,
-            "identical": 1,
-            "beyond_tolerance": 0,
-            "skipped": 1,
-            "failed": 0,
-            "largest_difference": 0.0,
-            "from_other_commits": 0,
-        },
-        "records": [
-            {
-                **reproduce.plan(root / "reduction_ratio/synthetic/adm-r8/seed0"),
-                "reproduced": {"nme": 0.2},
-                "difference": {"nme": 0.0},
-            },
-            {
-                **reproduce.plan(root / "reduction_ratio/synthetic/adm-r8/seed0"),
-                "skip": "needs 300w under STUDYLIB_DATA",
-            },
-        ],
-    }
-    path = tmp_path / "check.json"
-    write_json(path, check)
-    text = reproduce.describe_last_check(path)
-    assert "1 of 1" in text and "AMD EPYC" in text and "abc" in text
-    table = reproduce.last_check_table(path)
-    assert list(table["record"]) == ["reduction_ratio/synthetic/adm-r8/seed0"] * 2
-    assert table["nme difference (points)"].iloc[0] == 0.0
-    assert table["status"].iloc[1].startswith("skipped")
+    old = tmp_path / "old.json"
+    write_json(old, {"time": "2025-01-01", "summary": {}, "records": []})
+    assert "predates the statistical check" in reproduce.describe_last_check(old)
+
+
+def test_the_kept_checks_are_listed_current_first(tmp_path):
+    assert reproduce.check_files(tmp_path) == []
+    for name in ("check-2026-12-01-amd.json", "last_check.json", "check-2026-12-07-intel.json"):
+        write_json(tmp_path / name, {})
+    assert [p.name for p in reproduce.check_files(tmp_path)] == [
+        "last_check.json",
+        "check-2026-12-07-intel.json",
+        "check-2026-12-01-amd.json",
+    ]

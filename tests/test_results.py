@@ -92,7 +92,7 @@ def test_provenance_records_the_kernel_settings():
     from studylib.results import provenance
 
     kernels = provenance("cpu", 1.0)["cpu_kernels"]
-    assert set(cpu_kernels.CPU_KERNEL_ENV) <= set(kernels)
+    assert {"choice", *cpu_kernels.CPU_KERNEL_VARIABLES} <= set(kernels)
     assert kernels["aten_capability"]
     assert "cpu_model" in kernels and "cpu_vector_isa" in kernels
 

@@ -3,6 +3,12 @@
     python -m studylib.bench                      # this machine's device, the papers' sizes
     python -m studylib.bench --device cpu --tiny  # seconds; what CI runs
     python -m studylib.bench --models hourglass-4 --batch-sizes 16 32 64 --compile-too
+    python -m studylib.bench --against dec1bc9    # quick steps, this code vs a commit's
+    python -m studylib.bench --kernels            # kernel choices, layouts, precisions
+    python -m studylib.bench --reference          # paper-size hourglass vs a reference one
+
+The last three compare side by side in one run, each timing in a fresh one-thread process
+(:mod:`studylib.bench_compare`); they print ratios and write ``results/bench/cpu/<what>.json``.
 
 A case is a track's run config (:class:`~studylib.config.PoseConfig` or
 :class:`~studylib.config.FaceConfig`): the model comes from the track's own builder, the loss from
@@ -174,7 +180,9 @@ def run_case(
     trainable = train.apply_phase(model, phase)
     train.train_mode(model)
     use_cuda = device.type == "cuda"
-    channels_last = train.default_channels_last(device, config.channels_last)
+    channels_last = train.default_channels_last(
+        device, config.channels_last, config.CPU_CHANNELS_LAST
+    )
     step_model = train.step_model_for(model, device, channels_last, compile_model)
     optimizer = train.make_optimizer(getattr(config, "optimizer", "rmsprop"), trainable, phase.lr)
     autocast = train.autocast_for(device, config.amp)
@@ -276,6 +284,8 @@ def load_records(folder: str | Path) -> pd.DataFrame:
     """Every benchmark record under ``folder`` (``results/bench``), one row each."""
     rows = []
     for path in sorted(Path(folder).glob("*/*.json")):
+        if path.name.startswith("compare-"):  # side-by-side comparisons: load_comparisons
+            continue
         record = read_json(path)
         prov = record["provenance"]
         rows.append(
@@ -298,6 +308,30 @@ def load_records(folder: str | Path) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(RECORD_COLUMNS))
+
+
+def load_comparisons(folder: str | Path) -> list[tuple[str, pd.DataFrame]]:
+    """The side-by-side comparisons under ``folder`` (``results/bench``; ``--against``,
+    ``--kernels``, ``--reference``): a caption (what, where, at which commit) and a table each."""
+    titles = {
+        "against": "Quick training steps, this code against commit {commit}",
+        "kernels": "Quick training steps under each kernel choice, layout and precision",
+        "reference": "The paper-size plain hourglass against a princeton-vl-style one",
+    }
+    shown = []
+    for path in sorted(Path(folder).glob("*/compare-*.json")):
+        record = read_json(path)
+        prov = record["provenance"]
+        kernels = prov.get("cpu_kernels") or {}
+        caption = (
+            titles[record["comparison"]].format(commit=record.get("commit"))
+            + f": images/s, median of {record['rounds']} alternating rounds, one thread per "
+            f"process; {prov['device_name']} ({kernels.get('cpu_model')}), commit "
+            f"{str(prov.get('git_commit'))[:10]}."
+        )
+        rows = [{k: v for k, v in row.items() if k != "samples"} for row in record["rows"]]
+        shown.append((caption, pd.DataFrame(rows)))
+    return shown
 
 
 def device_slug(device: torch.device) -> str:
@@ -337,7 +371,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--out", type=Path, default=None, help="records folder (default results/bench)"
     )
+    compare = parser.add_argument_group("side-by-side comparisons (CPU, fresh processes)")
+    compare.add_argument("--against", metavar="COMMIT", help="this code's quick steps vs COMMIT's")
+    compare.add_argument("--kernels", action="store_true", help="kernel/layout/precision variants")
+    compare.add_argument(
+        "--reference", action="store_true", help="the paper-size hourglass vs princeton-vl's"
+    )
+    compare.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
     args = parser.parse_args(argv)
+    if args.against or args.kernels or args.reference:
+        return compare_main(args, parser)
 
     device = train.resolve_device(args.device)
     train.configure_device(device)
@@ -381,6 +424,46 @@ def main(argv: list[str] | None = None) -> int:
                 f"{record['fraction_of_peak']:>9.0%}{record['peak_memory_mb']:>8.0f}",
                 flush=True,
             )
+    print(f"records: {out}")
+    return 0
+
+
+def compare_main(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """The side-by-side comparisons of :mod:`studylib.bench_compare`: print, and write a record."""
+    from studylib import bench_compare
+
+    if args.rounds < 1:
+        parser.error(f"--rounds must be >= 1, got {args.rounds}")
+    root = results.project_root()
+    out = (args.out or root / "results" / "bench") / "cpu"
+    steps = args.steps or 10
+    started = time.perf_counter()
+    done = []
+    if args.against:
+        try:
+            done.append(bench_compare.against(args.against, args.rounds, steps, root))
+        except ValueError as error:
+            parser.error(str(error))
+    if args.kernels:
+        done.append(bench_compare.kernels(args.rounds, steps, root))
+    if args.reference:
+        done.append(bench_compare.reference(args.rounds, args.steps or 3, root))
+    for record in done:
+        table = pd.DataFrame(
+            [{k: v for k, v in row.items() if k != "samples"} for row in record["rows"]]
+        )
+        print(
+            f"\n{record['comparison']} (median of {record['rounds']} rounds, "
+            f"{record['steps']} timed steps each, one thread per process):"
+        )
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        record["provenance"] = results.provenance("cpu", time.perf_counter() - started)
+        name = {
+            "against": f"against-{args.against}",
+            "kernels": "kernels",
+            "reference": "reference-hourglass",
+        }[record["comparison"]]
+        write_json(out / f"compare-{name}.json", record)
     print(f"records: {out}")
     return 0
 

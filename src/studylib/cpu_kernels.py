@@ -1,25 +1,27 @@
-"""The CPU kernels every training process uses, pinned to one code path per library.
+"""The CPU kernels every training process uses: the processor's own, with MKL made repeatable.
 
-PyTorch's CPU build picks its kernels by processor at run time: MKL
-(the matrix products of linear layers, LAPACK's SVD behind the face model's nuclear norm)
-chooses a code path per processor model unless its conditional numerical reproducibility mode
-(``MKL_CBWR``) names one; ATen's own vectorised kernels (reductions, activations, batch norm)
-follow ``ATEN_CPU_CAPABILITY``; oneDNN's convolutions follow ``ONEDNN_MAX_CPU_ISA``. Different
-code paths round differently, and a training run turns one rounding difference into a
-different model. :func:`pin_cpu_kernels` sets all three to the AVX2 level
-(:data:`CPU_KERNEL_ENV`), which every x86-64 server of the last decade has, unless the
-environment already sets them. It is on by default; ``STUDYLIB_PIN_CPU_KERNELS=0`` leaves the
-choice to the processor (to measure its effect). On this project's AVX2 machines the pin leaves
-ATen and oneDNN where they were and changes only MKL's rounding, which reaches the face models
-(a face record moves in the fourth decimal of its NME) and ACNN's mask heads at the quick
-profile's shapes (a 12-step ACNN run's loss differs in the fifth digit), not the plain hourglass
-(its records are identical pinned or not), all measured: every synthetic record was made again
-with it. ``import studylib`` calls it (this module imports nothing of
-studylib's, so that it runs before anything imports torch). The variables are read when
-the libraries first compute, so they must be in the environment before the process's first
-tensor operation;
-:func:`pin_cpu_kernels` warns, naming the variables, when torch was imported first and one of
-them was not yet set. Records hold the settings in effect (:func:`kernel_provenance`).
+PyTorch's CPU build picks its kernels by processor at run time: MKL (the matrix products of
+linear layers, LAPACK's SVD behind the face model's nuclear norm) chooses a code path per
+processor model, and its conditional numerical reproducibility mode (``MKL_CBWR``) decides
+whether the result may also depend on memory alignment; ATen's own vectorised kernels
+(reductions, activations, batch norm) follow ``ATEN_CPU_CAPABILITY``; oneDNN's convolutions
+follow ``ONEDNN_MAX_CPU_ISA``.
+
+The default, ``native``, leaves ATen and oneDNN to the processor (AVX-512 and AMX where it has
+them) and sets ``MKL_CBWR=AUTO``: MKL's fastest path for this processor, with results that do
+not depend on alignment, so that two processes on one machine write the same record bit for bit
+(tests/test_determinism.py). A record made on another processor is then another draw: different
+code paths round differently and a training run turns one rounding difference into a different
+model, so ``python -m studylib.reproduce`` judges a re-run against its setting's seeds, not
+against zero. ``STUDYLIB_CPU_KERNELS=avx2`` pins all three libraries to the AVX2 level instead
+(:data:`AVX2_KERNEL_ENV`, what records made before 2026-12-07 used): it did not make records
+identical across vendors (an Intel and an AMD processor still differed), and it cost speed, so it
+is kept only to re-run such a record as it was made. The variables are read when the libraries
+first compute, so they must be in the environment before the process's first tensor operation:
+``import studylib`` calls :func:`pin_cpu_kernels` (this module imports nothing of studylib's, so
+that it runs before anything imports torch), which warns, naming the variables, when torch was
+imported first and one of them was not yet set. Records hold the settings in effect
+(:func:`kernel_provenance`).
 """
 
 from __future__ import annotations
@@ -28,16 +30,19 @@ import os
 import sys
 import warnings
 
-#: The kernel choices pinned for every training process: one code path per library on every
-#: processor that has AVX2, whatever more it has (AVX-512, AMX) and whichever model it is.
-CPU_KERNEL_ENV: dict[str, str] = {
+#: The study's default: the processor's own kernels, MKL free of alignment effects.
+NATIVE_KERNEL_ENV: dict[str, str] = {"MKL_CBWR": "AUTO"}
+#: The former pin: one code path per library on every processor with AVX2, whatever more it has.
+AVX2_KERNEL_ENV: dict[str, str] = {
     "MKL_CBWR": "AVX2",
     "ATEN_CPU_CAPABILITY": "avx2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
 }
-#: Set to "0" to leave the kernel choices to the processor (e.g. to measure their effect); any
-#: other value, or none, pins them.
-PIN_ENV = "STUDYLIB_PIN_CPU_KERNELS"
+#: Every variable either choice may set (recorded in provenance, None when unset).
+CPU_KERNEL_VARIABLES: tuple[str, ...] = tuple(AVX2_KERNEL_ENV)
+#: The choice: "native" (default) or "avx2".
+CHOICE_ENV = "STUDYLIB_CPU_KERNELS"
+CHOICES = ("native", "avx2")
 
 #: What :func:`pin_cpu_kernels` did in this process (recorded in provenance).
 _PIN_STATE: dict[str, object] = {}
@@ -55,14 +60,24 @@ def _cpu_flags() -> set[str]:
     return set()
 
 
-def kernel_env(flags: set[str] | None = None) -> dict[str, str]:
-    """The settings :func:`pin_cpu_kernels` applies on this machine: :data:`CPU_KERNEL_ENV` on an
-    x86-64 processor with AVX2 (asking a library for AVX2 code on a processor without it would
-    fail), none elsewhere, and none when ``STUDYLIB_PIN_CPU_KERNELS=0``."""
-    if os.environ.get(PIN_ENV, "1").strip() == "0":
-        return {}
-    flags = _cpu_flags() if flags is None else flags
-    return dict(CPU_KERNEL_ENV) if "avx2" in flags else {}
+def kernel_choice() -> str:
+    """``STUDYLIB_CPU_KERNELS`` ("native" when unset); anything else is a ValueError naming it."""
+    choice = os.environ.get(CHOICE_ENV, "native").strip().lower() or "native"
+    if choice not in CHOICES:
+        raise ValueError(f"{CHOICE_ENV} must be one of {CHOICES}, got {choice!r}")
+    return choice
+
+
+def kernel_env(flags: set[str] | None = None, choice: str | None = None) -> dict[str, str]:
+    """The settings :func:`pin_cpu_kernels` applies on this machine: :data:`NATIVE_KERNEL_ENV`,
+    or with ``avx2`` :data:`AVX2_KERNEL_ENV` on an x86-64 processor with AVX2 (asking a library
+    for AVX2 code on a processor without it would fail) and the native settings elsewhere."""
+    choice = kernel_choice() if choice is None else choice
+    if choice == "avx2":
+        flags = _cpu_flags() if flags is None else flags
+        if "avx2" in flags:
+            return dict(AVX2_KERNEL_ENV)
+    return dict(NATIVE_KERNEL_ENV)
 
 
 def pin_cpu_kernels() -> dict[str, str]:
@@ -79,26 +94,27 @@ def pin_cpu_kernels() -> dict[str, str]:
     if torch_first and added:
         warnings.warn(
             f"torch was imported before studylib: {', '.join(added)} set now may not reach "
-            "kernels already chosen, and results may then differ between processors; import "
+            "kernels already chosen, so two processes may not write the same record; import "
             "studylib first or set " + " ".join(f"{n}={wanted[n]}" for n in added) + " in the "
             "environment",
             RuntimeWarning,
             stacklevel=2,
         )
-    return {name: os.environ[name] for name in CPU_KERNEL_ENV if name in os.environ}
+    return {name: os.environ[name] for name in CPU_KERNEL_VARIABLES if name in os.environ}
 
 
 def kernel_provenance() -> dict[str, object]:
-    """The CPU kernel settings in effect in this process, for a record's provenance: the three
-    variables (None when unset), ATen's capability as torch reports it, the processor's model and
-    vector extensions, the BLAS threads, and whether torch was imported before the settings were
-    made (then they may not have reached every kernel)."""
+    """The CPU kernel settings in effect in this process, for a record's provenance: the choice
+    (``native`` or ``avx2``), the three variables (None when unset), ATen's capability as torch
+    reports it, the processor's model and vector extensions, the BLAS threads, and whether torch
+    was imported before the settings were made (then they may not have reached every kernel)."""
     import torch
 
     info = _cpu_identity()
     flags = _cpu_flags()
     return {
-        **{name: os.environ.get(name) for name in CPU_KERNEL_ENV},
+        "choice": kernel_choice(),
+        **{name: os.environ.get(name) for name in CPU_KERNEL_VARIABLES},
         "aten_capability": torch.backends.cpu.get_cpu_capability(),
         "pinned_after_torch_import": bool(_PIN_STATE.get("torch_imported_first", False)),
         "cpu_model": info,

@@ -1,20 +1,34 @@
-"""Reproducibility: a re-run check of records (the CPU kernels every run uses are pinned by
-:mod:`studylib.cpu_kernels`).
+"""Reproducibility: a re-run check of committed records, judged as what a re-run is.
 
     python -m studylib.reproduce                      # what `make reproduce` runs
     python -m studylib.reproduce --per-ablation 2     # two records of each ablation and dataset
     python -m studylib.reproduce --records results/reduction_ratio/synthetic/adm-r16/seed0
     python -m studylib.reproduce --dry-run            # list what would be re-run
 
-**Re-run check.** :func:`main` re-runs a stratified sample of committed run records (one per
-ablation and dataset by default), each from its own ``config.json``, on this machine into a
-temporary results root (never into ``results/``), prints each record's headline metrics
-(:data:`HEADLINE`) beside the committed ones with their difference, and writes the check to
+On one machine a run is deterministic (two processes write the same record bit for bit,
+tests/test_determinism.py). On another processor the kernels round differently
+(:mod:`studylib.cpu_kernels`) and a training run turns that into a different model: the re-run is a
+new draw from its setting's distribution, not a copy. So :func:`main` re-runs a stratified sample
+of committed run records (one per ablation and dataset by default; validation records under
+``tuning/`` only when named), each from its own ``config.json``, on this machine into a
+temporary results root (never into ``results/``), in two lanes of one thread, and judges each
+re-run twice:
+
+1. **Within its seeds' spread.** The re-run's primary score (:data:`PRIMARY`) must fall inside
+   the 95% prediction interval for one new seed of its setting (:func:`prediction_interval`):
+   the setting's committed mean +/- t * s * sqrt(1 + 1/K), with s the seed SD pooled over the
+   settings of its ablation and dataset (they share model, data and budget) and t on the pooled
+   degrees of freedom.
+2. **No verdict changes.** The claims ledger (:func:`studylib.ledger.ledger`) is computed again
+   on a copy of the records with every re-run in place of its record; every claim must keep its
+   verdict.
+
+The check passes (exit status 0) when both hold for every re-run and none failed; it names both
+processors and reports bit-identity where it holds, and goes to
 ``results/reproduce/last_check.json`` for the reproducibility page. A run is re-run with its
 record's device type and CPU thread count. Records whose config names a parameter the code no
 longer has cannot be rebuilt and are reported as such; parameters the record lacks take the
-code's defaults, and the check lists them. The exit status is 1 when a re-run differs from its
-record by more than ``--tolerance`` or fails, else 0.
+code's defaults, and the check lists them.
 """
 
 from __future__ import annotations
@@ -25,6 +39,18 @@ from studylib.cpu_kernels import kernel_provenance
 
 #: The metrics compared per record, by kind of run.
 HEADLINE: dict[str, tuple[str, ...]] = {"pose": ("pckh", "pckh_auc"), "face": ("nme",)}
+#: The score a re-run is judged on: the ledger's primary score of each track.
+PRIMARY: dict[str, str] = {"pose": "pckh", "face": "nme"}
+#: Coverage of the prediction interval a re-run must fall in.
+LEVEL = 0.95
+#: Ablations left out of the default sample: validation records (the ledger reads none of them).
+NOT_SAMPLED = ("tuning",)
+#: The datasets each ledger reads (pose, face): the synthetic one, and the real one.
+LEDGERS: dict[str, tuple[str, str]] = {
+    "synthetic": ("synthetic", "synthetic"),
+    "lsp": ("lsp", "300w"),
+    "300w": ("lsp", "300w"),
+}
 #: How each metric is printed: NME in points (percent of the inter-ocular distance), as the book
 #: shows it; PCKh and its AUC as stored. last_check.json holds the stored values.
 PRINT_SCALE: dict[str, float] = {"nme": 100.0}
@@ -92,9 +118,9 @@ def find_records(root) -> list:
 
 
 def sample_records(folders, per_stratum: int = 1, seed: int = 0) -> list:
-    """A stratified sample: ``per_stratum`` records of each (ablation, dataset), drawn with
-    ``seed``; records with the same config as one already drawn (one run linked into two
-    ablations) are not drawn twice."""
+    """A stratified sample: ``per_stratum`` records of each (ablation, dataset) except
+    :data:`NOT_SAMPLED`, drawn with ``seed``; records with the same config as one already drawn
+    (one run linked into two ablations) are not drawn twice."""
     import random
 
     from studylib.io import read_json
@@ -103,6 +129,8 @@ def sample_records(folders, per_stratum: int = 1, seed: int = 0) -> list:
     strata: dict[tuple[str, str], list] = {}
     for folder in folders:
         keys = run_keys(folder)
+        if keys["ablation"] in NOT_SAMPLED:
+            continue
         strata.setdefault((keys["ablation"], keys["dataset"]), []).append(folder)
     rng = random.Random(seed)
     seen: set[str] = set()
@@ -177,8 +205,17 @@ def plan(folder) -> dict:
 
 
 def rerun(entry: dict, root) -> dict:
-    """Re-run one planned record into ``root``; the entry with the re-run's headline metrics,
-    their differences from the committed ones and the seconds it took."""
+    """Re-run one planned record into ``root``; the entry with the re-run's folder, headline
+    metrics, their differences from the committed ones and the seconds it took; a failure is
+    the entry with its ``error`` (one failing record must not hide the others)."""
+    try:
+        return _rerun(entry, root)
+    except Exception as error:
+        return {**entry, "error": f"{type(error).__name__}: {error}"}
+
+
+def _rerun(entry: dict, root) -> dict:
+    """What :func:`rerun` does, errors raised."""
     import time
     from pathlib import Path
 
@@ -205,6 +242,7 @@ def rerun(entry: dict, root) -> dict:
     reproduced = {m: metrics.get(m) for m in HEADLINE[entry["kind"]]}
     return {
         **entry,
+        "rerun_folder": str(folder),
         "reproduced": reproduced,
         "difference": {
             m: (None if entry["committed"][m] is None or v is None else v - entry["committed"][m])
@@ -217,6 +255,109 @@ def rerun(entry: dict, root) -> dict:
 def largest_difference(entry: dict) -> float | None:
     values = [abs(d) for d in (entry.get("difference") or {}).values() if d is not None]
     return max(values) if values else None
+
+
+def setting_scores(folder, metric: str) -> dict[str, list[float]]:
+    """The committed ``metric`` of every seed of every setting in ``folder``'s ablation and
+    dataset (``folder`` is one record), by setting."""
+    from pathlib import Path
+
+    from studylib.io import read_json
+
+    scores: dict[str, list[float]] = {}
+    for metrics in sorted(Path(folder).parent.parent.glob("*/seed*/metrics.json")):
+        value = read_json(metrics).get(metric)
+        if isinstance(value, (int, float)):
+            scores.setdefault(metrics.parent.parent.name, []).append(float(value))
+    return scores
+
+
+def prediction_interval(
+    values: list[float], pooled: list[list[float]] | None = None, level: float = LEVEL
+) -> dict | None:
+    """Where one new seed of a setting falls with probability ``level``, if runs are normal:
+    mean(values) +/- t * s * sqrt(1 + 1/K), K = len(values). s is the seed SD pooled over the
+    groups of ``pooled`` (default: ``values`` alone), t Student's on its degrees of freedom.
+    None when there is no spread to judge by (no group with two seeds)."""
+    import math
+
+    from scipy import stats as scipy_stats
+
+    groups = [g for g in (pooled if pooled is not None else [values]) if len(g) >= 2]
+    df = sum(len(g) - 1 for g in groups)
+    if not values or df < 1:
+        return None
+    squares = sum(sum((x - sum(g) / len(g)) ** 2 for x in g) for g in groups)
+    sd = math.sqrt(squares / df)
+    mean = sum(values) / len(values)
+    half = float(scipy_stats.t.ppf((1 + level) / 2, df)) * sd * math.sqrt(1 + 1 / len(values))
+    return {
+        "low": mean - half,
+        "high": mean + half,
+        "mean": mean,
+        "seed_sd": sd,
+        "df": df,
+        "seeds": len(values),
+        "level": level,
+    }
+
+
+def judge(entry: dict) -> dict:
+    """The entry with its primary score's prediction interval and whether the re-run is inside
+    it (``within``: None when there is no interval)."""
+    metric = PRIMARY[entry["kind"]]
+    scores = setting_scores(entry["record"], metric)
+    interval = prediction_interval(scores.get(entry["setting"], []), list(scores.values()))
+    value = (entry.get("reproduced") or {}).get(metric)
+    within = None
+    if interval is not None and value is not None:
+        within = interval["low"] <= value <= interval["high"]
+    return {
+        **entry,
+        "primary": metric,
+        "interval": interval,
+        "within": within,
+        "identical": largest_difference(entry) == 0.0,
+    }
+
+
+def verdict_changes(reruns: list[dict], scratch) -> list[dict]:
+    """The claims whose verdict changes when the re-runs replace their records: for each results
+    root and ledger (:data:`LEDGERS`) a re-run belongs to, the ledger computed on the root and on
+    a copy of it (under ``scratch``) with the re-runs' records in place. One dict per ledger:
+    its root and datasets, the records replaced, the verdicts before and after, and the claims
+    that changed."""
+    import shutil
+    from pathlib import Path
+
+    from studylib import ledger
+
+    groups: dict[tuple[Path, tuple[str, str]], list[dict]] = {}
+    for e in reruns:
+        if e["dataset"] in LEDGERS:
+            root = Path(e["record"]).resolve().parents[3]
+            groups.setdefault((root, LEDGERS[e["dataset"]]), []).append(e)
+    checked = []
+    for number, ((root, datasets), mine) in enumerate(sorted(groups.items())):
+        overlay = Path(scratch) / f"overlay-{number}"
+        shutil.copytree(root, overlay, ignore=shutil.ignore_patterns("executed", "*.ipynb"))
+        for e in mine:
+            target = overlay / e["ablation"] / e["dataset"] / e["setting"] / f"seed{e['seed']}"
+            shutil.rmtree(target)
+            shutil.copytree(e["rerun_folder"], target)
+        before = ledger.ledger(root, *datasets)["verdict"].to_dict()
+        after = ledger.ledger(overlay, *datasets)["verdict"].to_dict()
+        checked.append(
+            {
+                "root": str(root),
+                "datasets": list(datasets),
+                "replaced": [e["record"] for e in mine],
+                "before": {str(k): v for k, v in before.items()},
+                "after": {str(k): v for k, v in after.items()},
+                "changed": sorted(str(k) for k in before if before[k] != after.get(k)),
+            }
+        )
+    return checked
 
 
 def _line(entry: dict) -> str:
@@ -239,6 +380,13 @@ def _line(entry: dict) -> str:
             parts.append(
                 f"{metric} {old * scale:.4f} -> {new * scale:.4f} ({(new - old) * scale:+.4f})"
             )
+    interval = entry.get("interval")
+    if interval is not None:
+        scale = PRINT_SCALE.get(entry["primary"], 1.0)
+        inside = "inside" if entry["within"] else "OUTSIDE"
+        parts.append(f"{inside} [{interval['low'] * scale:.2f}, {interval['high'] * scale:.2f}]")
+    elif "interval" in entry:
+        parts.append("no seed spread to judge by")
     return f"{name:<52} " + "; ".join(parts)
 
 
@@ -263,9 +411,21 @@ def machine() -> dict:
     }
 
 
+def check_files(folder) -> list:
+    """The re-run checks kept in ``folder`` (``results/reproduce``): ``last_check.json`` first,
+    then the others (``check-*.json``, kept from earlier machines) newest first."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    last = [folder / "last_check.json"] if (folder / "last_check.json").is_file() else []
+    return last + sorted(folder.glob("check-*.json"), reverse=True)
+
+
 def describe_last_check(path) -> str:
     """One paragraph on the last re-run check in ``path`` (a ``last_check.json``): when, where,
-    at which commit, and how many re-runs matched their records."""
+    at which commit, on which processors the records were made, how many re-runs fell inside
+    their seeds' prediction interval (and how many were bit-identical), whether a verdict
+    changed, and whether the check passed."""
     from pathlib import Path
 
     from studylib.io import read_json
@@ -274,33 +434,39 @@ def describe_last_check(path) -> str:
     if not path.is_file():
         return "No re-run check has been made yet: `make reproduce` makes one."
     check = read_json(path)
+    if "passed" not in check:
+        return (
+            f"The last re-run check ({check.get('time')}) predates the statistical check "
+            "(it compared against zero difference): `make reproduce` makes a current one."
+        )
     summary, host = check["summary"], check.get("machine", {})
     kernels = host.get("cpu_kernels") or {}
-    largest = summary.get("largest_difference")
     dirty = " (uncommitted changes)" if check.get("git_dirty") else ""
+    made_on = ", ".join(summary.get("record_processors") or []) or "unknown processors"
     text = (
-        f"Checked {check.get('time')} on {host.get('cpu_name')} "
-        f"({kernels.get('cpu_model') or 'processor model unknown'}) at commit "
-        f"{str(check.get('git_commit'))[:10]}{dirty}"
-        f": {summary['identical']} of {summary['re_run']} re-run records identical to the "
-        f"committed ones, {summary['beyond_tolerance']} beyond the tolerance of "
-        f"{check.get('tolerance')}"
+        f"Checked {check.get('time')} at commit {str(check.get('git_commit'))[:10]}{dirty}: "
+        f"records made on {made_on}, re-run on {host.get('cpu_name')} "
+        f"({kernels.get('cpu_model') or 'processor model unknown'}, kernels "
+        f"{kernels.get('choice', 'avx2 pin')}). {summary['within_interval']} of "
+        f"{summary['re_run']} re-runs fell inside their setting's {check['level']:.0%} "
+        f"prediction interval for a new seed ({summary['identical']} bit-identical to their "
+        f"records); {summary['verdicts_changed']} ledger verdict(s) changed with the re-runs in "
+        f"place of their records; {summary['skipped']} skipped, {summary['failed']} failed. "
+        f"The check {'passed' if check['passed'] else 'FAILED'}."
     )
-    if largest is not None:
-        text += f" (largest difference {largest:.4g} in stored units)"
-    text += f"; {summary['skipped']} skipped, {summary['failed']} failed."
     if summary.get("from_other_commits"):
         text += (
             f" {summary['from_other_commits']} record(s) were made by another commit, so a "
-            "difference there may come from the code rather than the machine."
+            "difference there may also come from the code, not only the machine."
         )
     return text
 
 
 def last_check_table(path):
-    """The last check's records, one row each: the record, its kind, status (identical, differs,
-    skipped or failed, with the reason), and per headline metric the committed value, the re-run's
-    and their difference (NME in points); an empty frame when there is no check."""
+    """The last check's records, one row each: the record, its kind, status (inside or outside
+    its interval, identical, skipped or failed, with the reason), the primary score committed,
+    re-run and their difference (NME in points), the interval, and the record's processor and
+    commit; an empty frame when there is no check."""
     from pathlib import Path
 
     import pandas as pd
@@ -312,28 +478,36 @@ def last_check_table(path):
         return pd.DataFrame()
     rows = []
     for entry in read_json(path)["records"]:
+        kind = entry.get("kind")
+        metric = PRIMARY.get(kind, "")
+        scale = PRINT_SCALE.get(metric, 1.0)
         row = {
             "record": f"{entry['ablation']}/{entry['dataset']}/{entry['setting']}/"
             f"seed{entry['seed']}",
-            "kind": entry.get("kind"),
+            "score": metric + " (points)" * (metric in PRINT_SCALE),
         }
         if entry.get("skip"):
             row["status"] = f"skipped: {entry['skip']}"
         elif entry.get("error"):
             row["status"] = f"failed: {entry['error']}"
+        elif entry.get("within") is None:
+            row["status"] = "no seed spread to judge by"
         else:
-            row["status"] = "identical" if largest_difference(entry) == 0.0 else "differs"
-        for metric in HEADLINE.get(entry.get("kind"), ()):
-            scale = PRINT_SCALE.get(metric, 1.0)
-            for column, values in (
-                ("committed", entry.get("committed")),
-                ("re-run", entry.get("reproduced")),
-                ("difference", entry.get("difference")),
-            ):
-                value = (values or {}).get(metric)
-                row[f"{metric} {column}{' (points)' * (metric in PRINT_SCALE)}"] = (
-                    None if value is None else value * scale
-                )
+            row["status"] = "inside" if entry["within"] else "OUTSIDE"
+            if entry.get("identical"):
+                row["status"] += ", identical"
+        for column, values in (
+            ("committed", entry.get("committed")),
+            ("re-run", entry.get("reproduced")),
+            ("difference", entry.get("difference")),
+        ):
+            value = (values or {}).get(metric)
+            row[column] = None if value is None else value * scale
+        interval = entry.get("interval")
+        row["interval"] = (
+            f"[{interval['low'] * scale:.2f}, {interval['high'] * scale:.2f}]" if interval else None
+        )
+        row["record made on"] = entry.get("record_device_name")
         row["record commit"] = str(entry.get("record_commit") or "?")[:10]
         rows.append(row)
     return pd.DataFrame(rows)
@@ -368,10 +542,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sample-seed", type=int, default=0, help="seed of the sample")
     parser.add_argument(
-        "--tolerance",
-        type=float,
-        default=0.0,
-        help="largest |difference| accepted, in stored units (default 0: exact)",
+        "--lanes", type=int, default=2, help="re-runs at a time, one thread each (default 2)"
     )
     parser.add_argument(
         "--output",
@@ -380,8 +551,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--dry-run", action="store_true", help="list what would be re-run")
     args = parser.parse_args(argv)
-    if args.per_ablation < 1:
-        parser.error(f"--per-ablation must be >= 1, got {args.per_ablation}")
+    for name, value in (("--per-ablation", args.per_ablation), ("--lanes", args.lanes)):
+        if value < 1:
+            parser.error(f"{name} must be >= 1, got {value}")
 
     results_dir = Path(args.results) if args.results else project_root() / "results"
     if args.records:
@@ -404,53 +576,94 @@ def main(argv: list[str] | None = None) -> int:
             print("  " + _line(entry))
         return 0
 
-    checked = []
     with tempfile.TemporaryDirectory(prefix="studylib-reproduce-") as scratch:
-        for entry in entries:
-            if not entry["skip"]:
-                try:
-                    entry = rerun(entry, scratch)
-                except Exception as error:  # one failing record must not hide the others
-                    entry = {**entry, "error": f"{type(error).__name__}: {error}"}
-            checked.append(entry)
-            print("[reproduce] " + _line(entry), flush=True)
-    compared = [e for e in checked if "reproduced" in e]
-    worst = [d for d in map(largest_difference, compared) if d is not None]
+        checked = run_all(entries, scratch, args.lanes)
+        ledgers = verdict_changes([e for e in checked if "reproduced" in e], scratch)
+    for entry in checked:
+        entry.pop("rerun_folder", None)
+    rerun_done = [e for e in checked if "reproduced" in e]
     failed = [e for e in checked if e.get("error")]
-    beyond = [e for e in compared if (largest_difference(e) or 0.0) > args.tolerance]
-    stale = [e for e in compared if e["record_commit"] and e["record_commit"] != head]
+    outside = [e for e in rerun_done if e["within"] is not True]
+    changed = [c for ledger_check in ledgers for c in ledger_check["changed"]]
+    stale = [e for e in rerun_done if e["record_commit"] and e["record_commit"] != head]
+    worst = [d for d in map(largest_difference, rerun_done) if d is not None]
+    passed = not failed and not outside and not changed
     check = {
         "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "git_commit": head,
         "git_dirty": git_dirty(),
         "machine": machine(),
-        "tolerance": args.tolerance,
+        "level": LEVEL,
+        "passed": passed,
         "summary": {
             "records": len(checked),
-            "re_run": len(compared),
-            "identical": sum(largest_difference(e) == 0.0 for e in compared),
-            "beyond_tolerance": len(beyond),
+            "re_run": len(rerun_done),
+            "within_interval": sum(e["within"] is True for e in rerun_done),
+            "outside_interval": sum(e["within"] is False for e in rerun_done),
+            "no_interval": sum(e["within"] is None for e in rerun_done),
+            "identical": sum(e["identical"] for e in rerun_done),
+            "verdicts_changed": len(changed),
             "skipped": sum(bool(e["skip"]) for e in checked),
             "failed": len(failed),
             "largest_difference": max(worst) if worst else None,
             "from_other_commits": len(stale),
+            "record_processors": sorted({str(e.get("record_device_name")) for e in rerun_done}),
         },
+        "ledgers": ledgers,
         "records": checked,
     }
     output = Path(args.output) if args.output else results_dir / "reproduce" / "last_check.json"
     write_json(output, check)
     summary = check["summary"]
     print(
-        f"[reproduce] {summary['identical']} of {summary['re_run']} re-runs identical to their "
-        f"records, {summary['beyond_tolerance']} beyond tolerance {args.tolerance}, "
-        f"{summary['skipped']} skipped, {summary['failed']} failed -> {output}"
+        f"[reproduce] {summary['within_interval']} of {summary['re_run']} re-runs inside their "
+        f"{LEVEL:.0%} prediction interval ({summary['identical']} identical to their records), "
+        f"{summary['verdicts_changed']} ledger verdict(s) changed, {summary['skipped']} "
+        f"skipped, {summary['failed']} failed: {'PASSED' if passed else 'FAILED'} -> {output}"
     )
+    print(
+        f"[reproduce] records made on {', '.join(summary['record_processors']) or '-'}; "
+        f"re-run on {check['machine']['cpu_name']} "
+        f"({check['machine']['cpu_kernels'].get('cpu_model')})"
+    )
+    for ledger_check in ledgers:
+        for claim in ledger_check["changed"]:
+            print(
+                f"[reproduce] claim {claim} ({'/'.join(ledger_check['datasets'])}): "
+                f"{ledger_check['before'][claim]} -> {ledger_check['after'][claim]}"
+            )
     if stale:
         print(
             f"[reproduce] {len(stale)} record(s) were made by another commit than {head}: "
-            "a difference there may come from the code, not the machine"
+            "a difference there may also come from the code, not only the machine"
         )
-    return 1 if beyond or failed else 0
+    return 0 if passed else 1
+
+
+def run_all(entries: list[dict], scratch, lanes: int) -> list[dict]:
+    """Re-run the entries that can be (:func:`rerun`) into ``scratch``, ``lanes`` at a time in
+    fresh processes (each sets the CPU kernels before it computes), and :func:`judge` each;
+    in order, printing each as it is known."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    todo = [e for e in entries if not e["skip"]]
+    done: dict[int, dict] = {}
+    if todo:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(lanes, len(todo)), mp_context=context) as pool:
+            futures = {id(e): pool.submit(rerun, e, scratch) for e in todo}
+            for e in entries:
+                if e["skip"]:
+                    print("[reproduce] " + _line(e), flush=True)
+            for e in todo:
+                result = futures[id(e)].result()
+                done[id(e)] = judge(result) if "reproduced" in result else result
+                print("[reproduce] " + _line(done[id(e)]), flush=True)
+    else:
+        for e in entries:
+            print("[reproduce] " + _line(e), flush=True)
+    return [done.get(id(e), e) for e in entries]
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ from studylib.publish import READ_ONLY_ENV, read_only
 from studylib.train import (
     FitResult,
     Task,
+    default_channels_last,
     fit_run,
     load_model_weights,
     needs_training,
@@ -114,6 +115,9 @@ def train_run(
         outcome.wall_time_s,
         outcome.train_images,
         processes=distributed.context().world_size,
+        channels_last=default_channels_last(
+            outcome.device, config.channels_last, config.CPU_CHANNELS_LAST
+        ),
         dataset_info={"train": train_set.info, "test": test_set.info},
     )
     return results.write_record(folder, config_dict, metrics, outcome.history, per_sample, prov)

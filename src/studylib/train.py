@@ -340,11 +340,25 @@ def autocast_for(device: torch.device, amp: bool = True) -> torch.autocast:
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
 
 
-def default_channels_last(device: torch.device, channels_last: bool | None) -> bool:
-    """``channels_last`` as asked, or by default on CUDA only (where cuDNN's convolutions are
-    faster in that layout under bf16; on the CPU it would change the arithmetic of the study's
-    recorded runs)."""
-    return device.type == "cuda" if channels_last is None else channels_last
+def default_channels_last(
+    device: torch.device, channels_last: bool | None, on_cpu: bool = False
+) -> bool:
+    """``channels_last`` as asked; else on CUDA (cuDNN's bf16 convolutions are faster in that
+    layout) and ``on_cpu`` on the CPU: each track's measured choice
+    (:attr:`studylib.config.RunConfig.CPU_CHANNELS_LAST`, ``python -m studylib.bench
+    --kernels``)."""
+    if channels_last is not None:
+        return channels_last
+    return True if device.type == "cuda" else on_cpu
+
+
+def _input_to_channels_last(module: nn.Module, args: tuple) -> tuple:
+    return tuple(
+        a.contiguous(memory_format=torch.channels_last)
+        if isinstance(a, torch.Tensor) and a.dim() == 4
+        else a
+        for a in args
+    )
 
 
 def step_model_for(
@@ -355,6 +369,11 @@ def step_model_for(
     model's parameters)."""
     if channels_last:
         model.to(memory_format=torch.channels_last)
+        # The images too: a convolution follows its input's layout, and a 1 x 1 weight is the
+        # same in both layouts, so weights alone would leave most of the network in NCHW.
+        if not getattr(model, "_channels_last_inputs", False):
+            model.register_forward_pre_hook(_input_to_channels_last)
+            model._channels_last_inputs = True
     step_model = distributed.wrap(model, device)
     return torch.compile(step_model) if compile_model else step_model
 
@@ -398,7 +417,8 @@ def fit(
 
     ``check_every``: steps between reads of the finite flags (default: 1 on the CPU, 50 on
     other devices); ``checkpoint_every_s``: seconds between checkpoints within a phase (default:
-    0, every epoch, on the CPU; 300 elsewhere); ``channels_last`` (default: on CUDA only) and
+    0, every epoch, on the CPU; 300 elsewhere); ``channels_last`` (default: on CUDA only; a run
+    config gives its track's CPU choice) and
     ``compile_model`` (``torch.compile`` the model for the training steps) change speed, not
     what is computed.
 
@@ -562,7 +582,7 @@ def fit_run(
         amp=config.amp,
         progress=progress,
         optimizer_name=config.optimizer,
-        channels_last=config.channels_last,
+        channels_last=default_channels_last(device, config.channels_last, config.CPU_CHANNELS_LAST),
         compile_model=config.compile,
     )
 
