@@ -48,7 +48,7 @@ def test_the_benchmark_times_the_training_step(monkeypatch):
     # warm-up, the FLOP count, then the timed steps
     assert len(calls) == 1 + 1 + 2
     assert type(calls[0]).__name__ == "PoseTask"
-    assert record["precision"] == "fp32" and record["channels_last"]
+    assert record["precision"] == "fp32" and not record["channels_last"]
 
 
 def test_flop_count_grows_with_the_stacks():

@@ -170,14 +170,13 @@ def test_face_profiles_overrides_and_choices():
     assert FACE_VARIANTS == VARIANTS and ATTENTION_ORDERS == CBAM.ORDERS
 
 
-def test_each_track_trains_in_its_own_cpu_layout_unless_told():
+def test_runs_train_contiguous_on_the_cpu_and_channels_last_on_cuda_unless_told():
     from studylib.train import default_channels_last
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    pose, face = PoseConfig.from_profile("smoke"), FaceConfig.from_profile("smoke")
-    assert default_channels_last(cpu, pose.channels_last, pose.CPU_CHANNELS_LAST) is True
-    assert default_channels_last(cpu, face.channels_last, face.CPU_CHANNELS_LAST) is False
-    assert default_channels_last(cuda, face.channels_last, face.CPU_CHANNELS_LAST) is True
-    assert default_channels_last(cpu, False, pose.CPU_CHANNELS_LAST) is False
-    # The default is not written into the record's config, so older records still match.
-    assert "channels_last" not in pose.to_dict()
+    for config in (PoseConfig.from_profile("smoke"), FaceConfig.from_profile("smoke")):
+        assert default_channels_last(cpu, config.channels_last) is False
+        assert default_channels_last(cuda, config.channels_last) is True
+        assert default_channels_last(cpu, True) is True
+        # The default is not written into the record's config, so older records still match.
+        assert "channels_last" not in config.to_dict()

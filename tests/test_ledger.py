@@ -279,7 +279,7 @@ def test_a_verdict_must_be_known():
 
 
 def test_the_ledger_passes_its_alpha_as_alpha_and_its_gate_as_the_gate(monkeypatch):
-    """Once ALPHA went into decide's ``cleared`` position (it worked only because 0.05 is truthy)."""
+    """ALPHA once went into decide's ``cleared`` (it worked only because 0.05 is truthy)."""
     seen = {}
 
     def spy(*args, **kwargs):

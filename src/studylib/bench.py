@@ -180,9 +180,7 @@ def run_case(
     trainable = train.apply_phase(model, phase)
     train.train_mode(model)
     use_cuda = device.type == "cuda"
-    channels_last = train.default_channels_last(
-        device, config.channels_last, config.CPU_CHANNELS_LAST
-    )
+    channels_last = train.default_channels_last(device, config.channels_last)
     step_model = train.step_model_for(model, device, channels_last, compile_model)
     optimizer = train.make_optimizer(getattr(config, "optimizer", "rmsprop"), trainable, phase.lr)
     autocast = train.autocast_for(device, config.amp)

@@ -45,9 +45,9 @@ KERNEL_VARIANTS: tuple[tuple[str, dict, dict, bool], ...] = (
         {"channels_last": False},
         False,
     ),
-    ("native, NCHW", {"STUDYLIB_CPU_KERNELS": "native"}, {"channels_last": False}, False),
+    ("native, NCHW (default)", {"STUDYLIB_CPU_KERNELS": "native"}, {"channels_last": False}, False),
     (
-        "native, channels_last (default)",
+        "native, channels_last",
         {"STUDYLIB_CPU_KERNELS": "native"},
         {"channels_last": True},
         False,

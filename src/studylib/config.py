@@ -1,8 +1,7 @@
 """Run configurations: one frozen dataclass per run, built from a profile plus overrides.
 
 A profile (``smoke``, ``quick``, ``gpu``, ``full``) sets the scale of a run: input size, model
-width, data size, epochs and seeds. ``channels_last`` (default: each track's faster CPU layout,
-:attr:`RunConfig.CPU_CHANNELS_LAST`; on CUDA always) and ``compile``
+width, data size, epochs and seeds. ``channels_last`` (default: on CUDA only) and ``compile``
 (``torch.compile`` the training steps) change how fast a run trains and how it rounds, not the
 model, the data or the schedule (the layout a run used is in its provenance).
 A notebook builds its config with ``PoseConfig.from_profile(profile, **overrides)``; overrides
@@ -238,10 +237,6 @@ class RunConfig:
     #: The datasets the track trains on, and its profiles (set by each track).
     DATASETS: typing.ClassVar[tuple[str, ...]] = ()
     PROFILE_TABLE: typing.ClassVar[dict[str, dict[str, Any]]] = {}
-    #: The memory layout a CPU run trains in when ``channels_last`` is unset: each track's
-    #: faster one, measured side by side (``python -m studylib.bench --kernels``; the README
-    #: gives the figures). CUDA runs train in channels_last whatever the track.
-    CPU_CHANNELS_LAST: typing.ClassVar[bool] = False
 
     profile: str = "quick"
     dataset: str = "synthetic"
@@ -313,10 +308,6 @@ class PoseConfig(RunConfig):
 
     DATASETS: typing.ClassVar[tuple[str, ...]] = POSE_DATASETS
     PROFILE_TABLE: typing.ClassVar[dict[str, dict[str, Any]]] = POSE_PROFILES
-    #: The hourglass's 1 x 1 and 3 x 3 convolutions run faster in channels_last on AMD Zen 2
-    #: and Intel Sapphire Rapids alike (+13% and +8% per quick step); the small face network
-    #: was 22% slower in it on Zen 2, so it keeps the contiguous layout.
-    CPU_CHANNELS_LAST: typing.ClassVar[bool] = True
 
     num_train: int = 1200
     lr: float = 5e-4

@@ -115,9 +115,7 @@ def train_run(
         outcome.wall_time_s,
         outcome.train_images,
         processes=distributed.context().world_size,
-        channels_last=default_channels_last(
-            outcome.device, config.channels_last, config.CPU_CHANNELS_LAST
-        ),
+        channels_last=default_channels_last(outcome.device, config.channels_last),
         dataset_info={"train": train_set.info, "test": test_set.info},
     )
     return results.write_record(folder, config_dict, metrics, outcome.history, per_sample, prov)

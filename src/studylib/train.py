@@ -340,16 +340,13 @@ def autocast_for(device: torch.device, amp: bool = True) -> torch.autocast:
     return torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp and device.type == "cuda")
 
 
-def default_channels_last(
-    device: torch.device, channels_last: bool | None, on_cpu: bool = False
-) -> bool:
-    """``channels_last`` as asked; else on CUDA (cuDNN's bf16 convolutions are faster in that
-    layout) and ``on_cpu`` on the CPU: each track's measured choice
-    (:attr:`studylib.config.RunConfig.CPU_CHANNELS_LAST`, ``python -m studylib.bench
-    --kernels``)."""
-    if channels_last is not None:
-        return channels_last
-    return True if device.type == "cuda" else on_cpu
+def default_channels_last(device: torch.device, channels_last: bool | None) -> bool:
+    """``channels_last`` as asked, or by default on CUDA only (cuDNN's bf16 convolutions are
+    faster in that layout). On the CPU it made the quick pose step 10-14% faster but was not
+    shown to learn as well (validation PCKh of 3 seeds 1.1-2.6 points below the contiguous
+    layout's, ``results/tuning/synthetic/layout-*``), and it made the face step slower on AMD Zen 2,
+    so CPU runs keep the contiguous layout unless asked."""
+    return device.type == "cuda" if channels_last is None else channels_last
 
 
 def _input_to_channels_last(module: nn.Module, args: tuple) -> tuple:
@@ -417,8 +414,7 @@ def fit(
 
     ``check_every``: steps between reads of the finite flags (default: 1 on the CPU, 50 on
     other devices); ``checkpoint_every_s``: seconds between checkpoints within a phase (default:
-    0, every epoch, on the CPU; 300 elsewhere); ``channels_last`` (default: on CUDA only; a run
-    config gives its track's CPU choice) and
+    0, every epoch, on the CPU; 300 elsewhere); ``channels_last`` (default: on CUDA only) and
     ``compile_model`` (``torch.compile`` the model for the training steps) change speed, not
     what is computed.
 
@@ -582,7 +578,7 @@ def fit_run(
         amp=config.amp,
         progress=progress,
         optimizer_name=config.optimizer,
-        channels_last=default_channels_last(device, config.channels_last, config.CPU_CHANNELS_LAST),
+        channels_last=config.channels_last,
         compile_model=config.compile,
     )
 
