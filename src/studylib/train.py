@@ -342,10 +342,11 @@ def autocast_for(device: torch.device, amp: bool = True) -> torch.autocast:
 
 def default_channels_last(device: torch.device, channels_last: bool | None) -> bool:
     """``channels_last`` as asked, or by default on CUDA only (cuDNN's bf16 convolutions are
-    faster in that layout). On the CPU it made the quick pose step 10-14% faster but was not
-    shown to learn as well (validation PCKh of 3 seeds 1.1-2.6 points below the contiguous
-    layout's, ``results/tuning/synthetic/layout-*``), and it made the face step slower on AMD Zen 2,
-    so CPU runs keep the contiguous layout unless asked."""
+    faster in that layout). On the CPU it made the quick training steps 11-14% faster on AMD
+    Zen 2 (``results/bench/cpu/compare-kernels.json``) but was not shown to learn as well: the
+    pose validation PCKh of 3 seeds came out 1.1-2.6 points below the contiguous layout's
+    (``results/tuning/synthetic/layout-*``). So CPU runs keep the contiguous layout unless asked.
+    """
     return device.type == "cuda" if channels_last is None else channels_last
 
 
