@@ -252,6 +252,18 @@ def _rerun(entry: dict, root) -> dict:
     }
 
 
+def record_processors(entries: list[dict]) -> list[str]:
+    """The processors that made the records, named as "model name (vendor family F model M)":
+    a virtual machine's model name alone ("AMD EPYC") does not tell processor generations apart,
+    which differ in their kernels."""
+    names = set()
+    for entry in entries:
+        model = (entry.get("record_cpu_kernels") or {}).get("cpu_model")
+        name = str(entry.get("record_device_name"))
+        names.add(f"{name} ({model})" if model else name)
+    return sorted(names)
+
+
 def largest_difference(entry: dict) -> float | None:
     values = [abs(d) for d in (entry.get("difference") or {}).values() if d is not None]
     return max(values) if values else None
@@ -442,7 +454,9 @@ def describe_last_check(path) -> str:
     summary, host = check["summary"], check.get("machine", {})
     kernels = host.get("cpu_kernels") or {}
     dirty = " (uncommitted changes)" if check.get("git_dirty") else ""
-    made_on = ", ".join(summary.get("record_processors") or []) or "unknown processors"
+    done = [e for e in check.get("records", []) if "reproduced" in e]
+    made_on = ", ".join(record_processors(done) or summary.get("record_processors") or [])
+    made_on = made_on or "unknown processors"
     text = (
         f"Checked {check.get('time')} at commit {str(check.get('git_commit'))[:10]}{dirty}: "
         f"records made on {made_on}, re-run on {host.get('cpu_name')} "
@@ -607,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
             "failed": len(failed),
             "largest_difference": max(worst) if worst else None,
             "from_other_commits": len(stale),
-            "record_processors": sorted({str(e.get("record_device_name")) for e in rerun_done}),
+            "record_processors": record_processors(rerun_done),
         },
         "ledgers": ledgers,
         "records": checked,
