@@ -521,7 +521,7 @@ def last_check_table(path):
         row["interval"] = (
             f"[{interval['low'] * scale:.2f}, {interval['high'] * scale:.2f}]" if interval else None
         )
-        row["record made on"] = entry.get("record_device_name")
+        row["record made on"] = record_processors([entry])[0]
         row["record commit"] = str(entry.get("record_commit") or "?")[:10]
         rows.append(row)
     return pd.DataFrame(rows)
@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     from studylib.io import write_json
-    from studylib.results import git_commit, git_dirty, project_root
+    from studylib.results import git_commit, git_dirty, project_root, shown_path
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -595,6 +595,8 @@ def main(argv: list[str] | None = None) -> int:
         ledgers = verdict_changes([e for e in checked if "reproduced" in e], scratch)
     for entry in checked:
         entry.pop("rerun_folder", None)
+        # As the notebooks print it: relative to the project, not this machine's folder.
+        entry["record"] = str(shown_path(entry["record"]))
     rerun_done = [e for e in checked if "reproduced" in e]
     failed = [e for e in checked if e.get("error")]
     outside = [e for e in rerun_done if e["within"] is not True]
