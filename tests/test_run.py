@@ -3,6 +3,8 @@ its owner, and linked; a shared run never overwrites its owner's record of anoth
 (Reusing a finished run and resuming an interrupted one are tested in test_reliability.py.)
 """
 
+import pytest
+
 from studylib import pose, results
 from studylib.config import PoseConfig
 from studylib.io import read_json
@@ -49,3 +51,18 @@ def test_a_shared_run_never_overwrites_the_owners_record_of_another_configuratio
     assert results.is_complete(owner, config.to_dict())  # the owner's run is untouched
     assert results.is_complete(folder, other.to_dict())
     assert not (folder / "metrics.json").samefile(owner / "metrics.json")
+
+
+def test_the_command_line_names_itself_lists_its_keys_and_refuses_a_bad_key(capsys):
+    from studylib import run
+
+    with pytest.raises(SystemExit):
+        run.main(["--help"])
+    help_text = capsys.readouterr().out
+    assert help_text.startswith("usage: python -m studylib.run")
+    assert "num_stacks" in help_text and "reduction_ratio" in help_text
+    with pytest.raises(SystemExit) as exit_info:
+        run.main(["pose", "--profile", "smoke", "--set", "epoch=3"])
+    assert exit_info.value.code == 2  # argparse's error, not a traceback
+    error = capsys.readouterr().err
+    assert "error: --set" in error and "'epoch'" in error and "epochs" in error

@@ -98,3 +98,9 @@ def test_extras_whose_records_are_stale_are_trained_in_the_pool(tmp_path, monkey
     assert current.label not in [run.label for run in stale]
     assert older.label in [run.label for run in stale]
     assert study.stale_extra_runs(executed, executed, "quick", {}) == []  # all trained anyway
+
+
+def test_zero_lanes_is_refused_not_replaced_by_the_default(capsys):
+    with pytest.raises(SystemExit):
+        study.main(["--lanes", "0"])
+    assert "--lanes must be >= 1, got 0" in capsys.readouterr().err

@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import json
 import sys
+import textwrap
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -171,25 +172,52 @@ def load_trained(
     return model.eval(), config
 
 
+def _set_keys() -> str:
+    """The keys ``--set`` takes, per track (the run configs' fields)."""
+    import dataclasses
+
+    from studylib.config import FaceConfig, PoseConfig
+
+    lines = ["--set keys (each track's run config; see studylib.config):"]
+    for track, cls in (("pose", PoseConfig), ("face", FaceConfig)):
+        names = sorted(f.name for f in dataclasses.fields(cls) if f.name not in ("seed", "profile"))
+        lines += textwrap.wrap(
+            ", ".join(names), 96, initial_indent=f"  {track}: ", subsequent_indent="    "
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m studylib.run",
+        description="Train one run of a track and write its record (reused when a finished "
+        "record holds the same config, unless --force).",
+        epilog=_set_keys(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("track", choices=("pose", "face"), help="the track")
-    parser.add_argument("--profile", default="quick", choices=PROFILES)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", default="quick", choices=PROFILES, help="default: quick")
+    parser.add_argument("--seed", type=int, default=0, help="the run's seed (default: 0)")
     parser.add_argument(
         "--set",
         nargs="*",
         type=parse_assignment,
         default=[],
         metavar="KEY=VALUE",
-        help="config overrides, e.g. epochs=4 attention=acnn",
+        help="config overrides, e.g. epochs=4 attention=acnn (keys below)",
     )
-    parser.add_argument("--ablation", default="runs")
+    parser.add_argument(
+        "--ablation", default="runs", help="the record's ablation folder (default: runs)"
+    )
     parser.add_argument("--setting", default=None, help="default: a name built from --set")
-    parser.add_argument("--results-dir", default=None)
-    parser.add_argument("--force", action="store_true")
+    parser.add_argument(
+        "--results-dir",
+        default=None,
+        help="where records go (default: results/, or STUDYLIB_RESULTS)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="train again even if a finished record matches"
+    )
     args = parser.parse_args(argv)
 
     from studylib import face, pose
@@ -200,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
         "face": (FaceConfig, face.run_face),
     }[args.track]
     overrides = dict(args.set)
-    config = config_class.from_profile(args.profile, seed=args.seed, **overrides)
+    try:
+        config = config_class.from_profile(args.profile, seed=args.seed, **overrides)
+    except (TypeError, ValueError) as error:
+        parser.error(f"--set: {error}")
     setting = (
         args.setting or "-".join(f"{k}={v}" for k, v in sorted(overrides.items())) or "default"
     )

@@ -212,9 +212,11 @@ def default_lanes() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m studylib.study",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--profile", default="quick", choices=PROFILES)
+    parser.add_argument("--profile", default="quick", choices=PROFILES, help="default: quick")
     parser.add_argument("--only", nargs="+", choices=NOTEBOOKS, help="run only these notebooks")
     parser.add_argument(
         "--extras",
@@ -224,7 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="keep finished runs with the same config"
     )
-    parser.add_argument("--lanes", type=int, default=None, help="notebooks run side by side")
+    parser.add_argument(
+        "--lanes",
+        type=int,
+        default=None,
+        help="runs (then notebooks) side by side (default: one per GPU, else two)",
+    )
     parser.add_argument(
         "--real", action="store_true", help="the ablations on LSP and 300-W (STUDYLIB_DATA)"
     )
@@ -242,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"--profile {args.profile} is sized for a GPU and torch sees none; use "
                 "--profile quick on a CPU, or --allow-cpu to run it anyway"
             )
-    lanes = args.lanes or default_lanes()
+    lanes = default_lanes() if args.lanes is None else args.lanes
     if lanes < 1:
         parser.error(f"--lanes must be >= 1, got {lanes}")
     if lanes > 1:
