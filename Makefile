@@ -15,7 +15,9 @@ PROFILE ?= quick
 # torch is installed first, on its own, so that a CPU-only machine gets the CPU build (no CUDA
 # packages): "+cpu" comes from a local wheel where one exists, else from PyTorch's CPU index.
 # On a CUDA machine: make study TORCH_SPEC=torch==2.13.0 (PyPI's Linux build includes CUDA).
-TORCH_SPEC ?= $(if $(shell command -v nvidia-smi 2>/dev/null),torch==2.13.0,torch==2.13.0+cpu)
+# macOS: PyPI's wheels are CPU (and MPS) builds with no "+cpu" label, so plain torch==2.13.0.
+UNAME ?= $(shell uname -s)
+TORCH_SPEC ?= $(if $(filter Darwin,$(UNAME)),torch==2.13.0,$(if $(shell command -v nvidia-smi 2>/dev/null),torch==2.13.0,torch==2.13.0+cpu))
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 RESUME ?=
 # EXTRAS=1: also the experiments beyond the papers' claims (the heatmap-sigma ablation).
