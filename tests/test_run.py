@@ -34,6 +34,8 @@ def test_a_shared_configuration_is_trained_once_and_linked(tmp_path):
     assert read_json(linked / "metrics.json") == read_json(source / "metrics.json")
     assert results.is_complete(linked, config.to_dict())
     assert "floor" in read_json(linked / "metrics.json")
+    # The layout the run trained in (a CPU run: contiguous by default) is in its provenance.
+    assert read_json(source / "provenance.json")["channels_last"] is False
 
 
 def test_a_shared_run_never_overwrites_the_owners_record_of_another_configuration(tmp_path):

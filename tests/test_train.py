@@ -217,3 +217,18 @@ def test_flushing_subnormals_is_undone_after_the_block():
     with flush_denormals():
         assert (tiny * 1.0).item() == 0
     assert (tiny * 1.0).item() != 0  # left on, it breaks IEEE-754 code elsewhere in the process
+
+
+def test_channels_last_puts_the_input_in_that_layout_too_and_hooks_once():
+    from studylib.train import step_model_for
+
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.Conv2d(4, 4, 3, padding=1))
+    seen = []
+    model[0].register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    for _ in range(2):  # a model stepped in two phases is wrapped twice
+        step = step_model_for(model, torch.device("cpu"), channels_last=True, compile_model=False)
+    step(torch.rand(2, 3, 8, 8))
+    # A 1 x 1 weight reads the same in both layouts, so only the input decides the layout here.
+    assert seen[0].is_contiguous(memory_format=torch.channels_last)
+    assert not seen[0].is_contiguous()
+    assert len(model._forward_pre_hooks) == 1

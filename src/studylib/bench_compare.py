@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from studylib.cpu_kernels import CHOICE_ENV, CPU_KERNEL_VARIABLES
+
 #: The study's quick-profile training steps, at the profile's batch sizes.
 QUICK_CASES: tuple[tuple[str, str, str, dict], ...] = (
     ("pose-quick", "pose", "quick", {}),
@@ -92,28 +94,26 @@ def time_case(
 ) -> dict:
     """One training-step timing of ``case`` (name, track, profile, overrides) with the code under
     ``src``, in a fresh one-thread process; ``env`` changes its environment."""
-    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    # Each code's own kernel defaults apply unless the variant sets them.
-    for name in (
-        "STUDYLIB_CPU_KERNELS",
-        "STUDYLIB_PIN_CPU_KERNELS",
-        "MKL_CBWR",
-        "ATEN_CPU_CAPABILITY",
-        "ONEDNN_MAX_CPU_ISA",
-    ):
-        environment.pop(name, None)
-    environment.pop("PYTHONPATH", None)
-    environment.update(env or {})
     payload = json.dumps([*case, batch, steps, warmup, bf16])
+    return _run_worker(_WORKER, src, payload, env, f"timing {case[0]} with {src}")
+
+
+def _run_worker(script: str, src: str | Path, payload: str, env: dict | None, what: str) -> dict:
+    """Run ``script`` in a fresh one-thread process on the code under ``src`` and return the JSON
+    of its last line. Each code's own kernel defaults apply unless ``env`` sets them."""
+    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    for name in (CHOICE_ENV, "STUDYLIB_PIN_CPU_KERNELS", *CPU_KERNEL_VARIABLES, "PYTHONPATH"):
+        environment.pop(name, None)  # STUDYLIB_PIN_CPU_KERNELS: older commits' switch
+    environment.update(env or {})
     out = subprocess.run(
-        [sys.executable, "-c", _WORKER, str(src), payload],
+        [sys.executable, "-c", script, str(src), payload],
         env=environment,
         capture_output=True,
         text=True,
         cwd=tempfile.gettempdir(),  # not the project: its src/ must not shadow the code timed
     )
     if out.returncode:
-        raise RuntimeError(f"timing {case[0]} with {src} failed:\n{out.stderr[-2000:]}")
+        raise RuntimeError(f"{what} failed:\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -232,7 +232,6 @@ def reference(
 ) -> dict:
     """The study's plain hourglass at the paper's size against :class:`ReferenceHourglass`."""
     samples: dict[str, list[float]] = {"study": [], "reference": []}
-    environment = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     for _ in range(rounds):
         case = (
             "hourglass-4",
@@ -243,22 +242,9 @@ def reference(
         samples["study"].append(
             time_case(root / "src", case, batch=batch, steps=steps, warmup=1)["images_per_s"]
         )
-        out = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                _REFERENCE_WORKER,
-                str(root / "src"),
-                json.dumps([stacks, features, size, batch, steps]),
-            ],
-            env=environment,
-            capture_output=True,
-            text=True,
-            cwd=tempfile.gettempdir(),
-        )
-        if out.returncode:
-            raise RuntimeError(f"the reference hourglass failed:\n{out.stderr[-2000:]}")
-        samples["reference"].append(json.loads(out.stdout.strip().splitlines()[-1])["images_per_s"])
+        payload = json.dumps([stacks, features, size, batch, steps])
+        timing = _run_worker(_REFERENCE_WORKER, root / "src", payload, None, "the reference")
+        samples["reference"].append(timing["images_per_s"])
     study, ref = statistics.median(samples["study"]), statistics.median(samples["reference"])
     return {
         "comparison": "reference",
